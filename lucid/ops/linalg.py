@@ -1,0 +1,3 @@
+"""Linear algebra primitives: matmul."""
+
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+"""Testing helpers: ``gradcheck`` compares autograd with central finite differences."""
