@@ -188,7 +188,112 @@ def expand(x: Any, shape: Sequence[int]) -> Tensor:
     return broadcast_to(x, resolved)
 
 
+# ---------------------------------------------------------------- strided slice and pad
+# ``slice`` and ``pad`` are each other's transpose: the VJP of one is the other, so basic
+# indexing, split, chunk, cat and F.pad all differentiate without scatter loops.
+
+
+def _slice_len(start: int, stop: int, step: int) -> int:
+    return max(0, -(-(stop - start) // step))
+
+
+def _slice_rule(x: Any, *, starts: tuple[int, ...], stops: tuple[int, ...],
+                steps: tuple[int, ...]) -> ShapedArray:
+    if not (len(starts) == len(stops) == len(steps) == len(x.shape)):
+        raise ShapeError(f"slice: need one start/stop/step per dimension of {describe(x)}")
+    for d, (a, b, c) in enumerate(zip(starts, stops, steps)):
+        if c < 1 or not 0 <= a <= x.shape[d] or not 0 <= b <= x.shape[d]:
+            raise ShapeError(
+                f"slice: invalid start/stop/step {a}:{b}:{c} for dimension {d} of {describe(x)}"
+            )
+    return ShapedArray(tuple(_slice_len(a, b, c) for a, b, c in zip(starts, stops, steps)),
+                       x.dtype)
+
+
+def _slice_vjp(g: Tensor, out: Any, x: Tensor, *, starts: tuple[int, ...],
+               stops: tuple[int, ...], steps: tuple[int, ...]) -> Tensor:
+    from .. import creation  # noqa: PLC0415 - creation is imported after the ops package
+
+    if g.numel() == 0:
+        return creation.zeros_like(x)
+    highs = tuple(
+        n - (a + (m - 1) * c + 1) for n, m, a, c in zip(x.shape, g.shape, starts, steps)
+    )
+    return pad_p.bind(g, lows=starts, highs=highs, interiors=tuple(c - 1 for c in steps),
+                      value=0)
+
+
+slice_p = primitive(
+    "slice",
+    shape_rule=_slice_rule,
+    impl=lambda x, *, starts, stops, steps: x[
+        tuple(slice(a, b, c) for a, b, c in zip(starts, stops, steps))
+    ],
+    vjp=(_slice_vjp,),
+    lowering=Kernel("slice"),
+    view=True,
+    doc="Basic strided slice with positive steps, one start/stop/step per dimension (a view).",
+)
+
+
+def _pad_rule(x: Any, *, lows: tuple[int, ...], highs: tuple[int, ...],
+              interiors: tuple[int, ...], value: Any) -> ShapedArray:
+    if not (len(lows) == len(highs) == len(interiors) == len(x.shape)):
+        raise ShapeError(f"pad: need one (low, high, interior) per dimension of {describe(x)}")
+    if min(lows + highs + interiors, default=0) < 0:
+        raise ShapeError(f"pad: amounts must be >= 0 (crop with slicing), got lows={lows}, "
+                         f"highs={highs}, interiors={interiors}")
+    return ShapedArray(
+        tuple(lo + hi + n + max(n - 1, 0) * it
+              for n, lo, hi, it in zip(x.shape, lows, highs, interiors)),
+        x.dtype,
+    )
+
+
+def _pad_impl(x: np.ndarray, *, lows: tuple[int, ...], highs: tuple[int, ...],
+              interiors: tuple[int, ...], value: Any) -> np.ndarray:
+    shape = tuple(lo + hi + n + max(n - 1, 0) * it
+                  for n, lo, hi, it in zip(x.shape, lows, highs, interiors))
+    out = np.full(shape, value, dtype=x.dtype)
+    out[tuple(slice(lo, lo + n + max(n - 1, 0) * it, it + 1)
+              for n, lo, it in zip(x.shape, lows, interiors))] = x
+    return out
+
+
+def _pad_vjp(g: Tensor, out: Any, x: Tensor, *, lows: tuple[int, ...], highs: tuple[int, ...],
+             interiors: tuple[int, ...], value: Any) -> Tensor:
+    return slice_p.bind(
+        g,
+        starts=lows,
+        stops=tuple(lo + n + max(n - 1, 0) * it for n, lo, it in zip(x.shape, lows, interiors)),
+        steps=tuple(it + 1 for it in interiors),
+    )
+
+
+pad_p = primitive(
+    "pad",
+    shape_rule=_pad_rule,
+    impl=_pad_impl,
+    vjp=(_pad_vjp,),
+    lowering=Kernel("pad"),
+    doc="Pad with a constant: low/high amounts and interior spacing per dimension "
+        "(like jax.lax.pad with non-negative amounts).",
+)
+
+
+def strided_slice(x: Any, starts: Sequence[int], stops: Sequence[int],
+                  steps: Sequence[int] | None = None) -> Tensor:
+    """``x[starts[0]:stops[0]:steps[0], ...]`` for already-normalised, in-range bounds and
+    positive steps (one entry per dimension)."""
+    x = as_tensor(x)
+    steps = tuple(steps) if steps is not None else (1,) * x.ndim
+    starts, stops = tuple(int(a) for a in starts), tuple(int(b) for b in stops)
+    if all(a == 0 and b == n and c == 1 for a, b, c, n in zip(starts, stops, steps, x.shape)):
+        return x
+    return slice_p.bind(x, starts=starts, stops=stops, steps=tuple(int(c) for c in steps))
+
+
 __all__ = [
     "reshape", "view", "infer_shape", "permute", "transpose", "swapaxes", "swapdims", "t",
-    "broadcast_to", "expand", "sum_to_shape",
+    "broadcast_to", "expand", "sum_to_shape", "strided_slice",
 ]
