@@ -13,7 +13,7 @@ from .dtypes import (
     DType, bool_, double, float16, float32, float64, get_default_dtype, half, int8, int16,
     int32, int64, long, promote_types, result_type, set_default_dtype, short, uint8,
 )
-from .dtypes import bool_ as bool  # noqa: A001 - lucid.bool, as torch.bool
+from .dtypes import bool_ as bool
 from .device import Device, Device as device  # noqa: N813
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Size, Tensor
@@ -25,9 +25,11 @@ from .creation import (
 from .random import Generator, initial_seed, manual_seed, seed
 from .ops import *  # noqa: F403
 from . import testing
+from .io import load, save
+from . import data, func, io, nn, optim
 
-float = float32  # noqa: A001 - torch.float
-int = int32  # noqa: A001 - torch.int
+float = float32
+int = int32
 
 
 def is_tensor(x: object) -> bool:

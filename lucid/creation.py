@@ -7,14 +7,16 @@ Sizes are accepted both as varargs and as one sequence (``lucid.rand(2, 20)`` an
 from __future__ import annotations
 
 import builtins
-from typing import Any, Sequence
+import operator
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from . import dtypes as _dt
 from .device import as_device, check_supported
 from .dtypes import DType
-from .errors import ShapeError
+from .errors import DTypeError, ShapeError
 from .random import Generator, numpy_rng
 from .tensor import Tensor
 
@@ -23,7 +25,8 @@ def _size(size: tuple, op: str) -> tuple[int, ...]:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     try:
-        out = tuple(builtins.int(s) for s in size)
+        # operator.index, not int(): a float size (2.5) is an error, as in PyTorch, not 2.
+        out = tuple(operator.index(s) for s in size)
     except TypeError:
         raise TypeError(f"{op}: sizes must be ints, got {size!r}") from None
     if any(s < 0 for s in out):
@@ -42,6 +45,15 @@ def _finish(arr: np.ndarray, device: Any, requires_grad: bool, op: str) -> Tenso
 
 def _float_dtype(dtype: Any) -> DType:
     return _dt.get_default_dtype() if dtype is None else _dt.as_dtype(dtype)
+
+
+def _sample_dtype(dtype: Any, op: str) -> DType:
+    """The dtype of a continuous random draw: floating only (``randint`` makes integers)."""
+    d = _float_dtype(dtype)
+    if not d.is_floating_point:
+        raise DTypeError(f"{op}: samples of a continuous distribution need a floating dtype, "
+                         f"got {d}; use lucid.randint for integers")
+    return d
 
 
 def tensor(data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
@@ -65,24 +77,24 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     return Tensor(data, dtype=dtype, device=device)
 
 
-def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
-          ) -> Tensor:
+def zeros(*args: Any, size: Any = None, dtype: Any = None, device: Any = None,
+          requires_grad: bool = False) -> Tensor:
     """A tensor of zeros."""
-    arr = np.zeros(_size(size, "zeros"), _float_dtype(dtype).np)
+    arr = np.zeros(_size(args if size is None else (size,), "zeros"), _float_dtype(dtype).np)
     return _finish(arr, device, requires_grad, "zeros")
 
 
-def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
-         ) -> Tensor:
+def ones(*args: Any, size: Any = None, dtype: Any = None, device: Any = None,
+         requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
-    arr = np.ones(_size(size, "ones"), _float_dtype(dtype).np)
+    arr = np.ones(_size(args if size is None else (size,), "ones"), _float_dtype(dtype).np)
     return _finish(arr, device, requires_grad, "ones")
 
 
-def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
-          ) -> Tensor:
+def empty(*args: Any, size: Any = None, dtype: Any = None, device: Any = None,
+          requires_grad: bool = False) -> Tensor:
     """An uninitialised tensor."""
-    arr = np.empty(_size(size, "empty"), _float_dtype(dtype).np)
+    arr = np.empty(_size(args if size is None else (size,), "empty"), _float_dtype(dtype).np)
     return _finish(arr, device, requires_grad, "empty")
 
 
@@ -136,6 +148,11 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: Any = None,
         start, end = 0, start
     if step == 0:
         raise ValueError("arange: step must be nonzero")
+    if (end - start) * step < 0:
+        raise ValueError(
+            f"arange: the bounds and the step's sign are inconsistent (start={start}, end={end}, "
+            f"step={step}); use a {'negative' if end < start else 'positive'} step"
+        )
     if dtype is None:
         dtype = _dt.result_type(start, end, step)
     d = _dt.as_dtype(dtype)
@@ -158,19 +175,21 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
     return _finish(arr, device, requires_grad, "eye")
 
 
-def rand(*size: Any, generator: Generator | None = None, dtype: Any = None,
+def rand(*args: Any, size: Any = None, generator: Generator | None = None, dtype: Any = None,
          device: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1)."""
-    d = _float_dtype(dtype)
-    arr = numpy_rng(generator).random(_size(size, "rand"), dtype=np.float64).astype(d.np)
+    d = _sample_dtype(dtype, "rand")
+    shape = _size(args if size is None else (size,), "rand")
+    arr = numpy_rng(generator).random(shape, dtype=np.float64).astype(d.np)
     return _finish(arr, device, requires_grad, "rand")
 
 
-def randn(*size: Any, generator: Generator | None = None, dtype: Any = None,
+def randn(*args: Any, size: Any = None, generator: Generator | None = None, dtype: Any = None,
           device: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples."""
-    d = _float_dtype(dtype)
-    arr = numpy_rng(generator).standard_normal(_size(size, "randn")).astype(d.np)
+    d = _sample_dtype(dtype, "randn")
+    shape = _size(args if size is None else (size,), "randn")
+    arr = numpy_rng(generator).standard_normal(shape).astype(d.np)
     return _finish(arr, device, requires_grad, "randn")
 
 
@@ -178,10 +197,14 @@ def randint(low: int, high: int | None = None, size: Sequence[int] = (), *,
             generator: Generator | None = None, dtype: Any = None, device: Any = None
             ) -> Tensor:
     """Integers uniform in [low, high) (``randint(high, size)`` also works); int64."""
-    if high is None:
+    if isinstance(high, (tuple, list)):  # randint(high, size), PyTorch's short form
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     if isinstance(size, builtins.int):
         size = (size,)
+    if low >= high:
+        raise ValueError(f"randint: expects low < high, got low={low}, high={high}")
     d = _dt.int64 if dtype is None else _dt.as_dtype(dtype)
     arr = numpy_rng(generator).integers(low, high, size=_size(tuple(size), "randint"))
     return _finish(arr.astype(d.np), device, False, "randint")
@@ -207,7 +230,7 @@ def randn_like(t: Tensor, *, dtype: Any = None, generator: Generator | None = No
 def uniform(size: Sequence[int], low: float = 0.0, high: float = 1.0, *, dtype: Any = None,
             generator: Generator | None = None) -> Tensor:
     """Samples from U(low, high)."""
-    d = _float_dtype(dtype)
+    d = _sample_dtype(dtype, "uniform")
     arr = numpy_rng(generator).uniform(low, high, _size(tuple(size), "uniform")).astype(d.np)
     return Tensor._make(arr)
 
@@ -215,7 +238,7 @@ def uniform(size: Sequence[int], low: float = 0.0, high: float = 1.0, *, dtype: 
 def normal(size: Sequence[int], mean: float = 0.0, std: float = 1.0, *, dtype: Any = None,
            generator: Generator | None = None) -> Tensor:
     """Samples from N(mean, std^2)."""
-    d = _float_dtype(dtype)
+    d = _sample_dtype(dtype, "normal")
     arr = numpy_rng(generator).normal(mean, std, _size(tuple(size), "normal")).astype(d.np)
     return Tensor._make(arr)
 

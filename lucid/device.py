@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Union
-
 from .errors import DeviceError
 
 
 class Device:
     """A device, parsed from strings like ``"cpu"`` or ``"cuda:0"``; compares equal to them."""
 
-    __slots__ = ("type", "index")
+    __slots__ = ("index", "type")
 
-    def __init__(self, type: str, index: int | None = None) -> None:  # noqa: A002 - torch's name
+    def __init__(self, type: str, index: int | None = None) -> None:
         if ":" in type:
             if index is not None:
                 raise DeviceError(f"device {type!r} already has an index; got index={index} too")
@@ -28,7 +26,8 @@ class Device:
         self.index = index
 
     def __repr__(self) -> str:
-        return f"device(type={self.type!r}" + ("" if self.index is None else f", index={self.index}") + ")"
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type={self.type!r}{index})"
 
     def __str__(self) -> str:
         return self.type if self.index is None else f"{self.type}:{self.index}"
@@ -47,7 +46,7 @@ class Device:
         return hash((self.type, self.index))
 
 
-DeviceLike = Union[str, Device]
+DeviceLike = str | Device
 cpu = Device("cpu")
 
 

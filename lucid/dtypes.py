@@ -22,7 +22,7 @@ BOOL, INT, FLOAT = 0, 1, 2
 class DType:
     """A tensor element type (``lucid.float32``, ``lucid.int64``, ...)."""
 
-    __slots__ = ("name", "np", "category", "itemsize", "_hash")
+    __slots__ = ("_hash", "category", "itemsize", "name", "np")
 
     def __init__(self, name: str, np_dtype: Any, category: int) -> None:
         self.name = name
@@ -47,6 +47,8 @@ class DType:
     def __eq__(self, other: object) -> bool:
         if isinstance(other, DType):
             return other is self
+        if other is None:  # np.dtype(None) is float64, but no dtype equals None
+            return False
         try:
             return self.np == np.dtype(other)  # type: ignore[arg-type]
         except TypeError:
@@ -70,8 +72,8 @@ int32 = DType("int32", np.int32, INT)
 int64 = DType("int64", np.int64, INT)
 bool_ = DType("bool", np.bool_, BOOL)
 
-half, float, double = float16, float32, float64  # noqa: A001 - PyTorch's aliases
-short, int, long = int16, int32, int64  # noqa: A001
+half, float, double = float16, float32, float64
+short, int, long = int16, int32, int64
 
 ALL: tuple[DType, ...] = (float16, float32, float64, uint8, int8, int16, int32, int64, bool_)
 _BY_NP: dict[np.dtype, DType] = {d.np: d for d in ALL}

@@ -82,21 +82,21 @@ def numpy_rng(generator: Generator | None = None) -> np.random.Generator:
 
 def rand(*size: Any, **kwargs: Any) -> Any:
     """Uniform samples in [0, 1); see :func:`lucid.rand`."""
-    from .creation import rand as _rand  # noqa: PLC0415 - creation imports this module
+    from .creation import rand as _rand
 
     return _rand(*size, **kwargs)
 
 
 def randn(*size: Any, **kwargs: Any) -> Any:
     """Standard normal samples; see :func:`lucid.randn`."""
-    from .creation import randn as _randn  # noqa: PLC0415
+    from .creation import randn as _randn
 
     return _randn(*size, **kwargs)
 
 
 def randint(*args: Any, **kwargs: Any) -> Any:
     """Random integers; see :func:`lucid.randint`."""
-    from .creation import randint as _randint  # noqa: PLC0415
+    from .creation import randint as _randint
 
     return _randint(*args, **kwargs)
 

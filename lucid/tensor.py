@@ -10,7 +10,8 @@ backward that is overwritten later is detected instead of giving a wrong gradien
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,8 +44,8 @@ def _infer_array(data: Any, dtype: DType | None) -> np.ndarray:
     """Turn nested lists / scalars / arrays into a fresh NumPy array with lucid's dtype rules."""
     if isinstance(data, Tensor):
         arr = np.array(data._data, copy=True)
-    elif isinstance(data, np.ndarray):
-        arr = np.array(data, copy=True)
+    elif isinstance(data, (np.ndarray, np.generic)):
+        arr = np.array(data, copy=True)  # NumPy arrays and scalars keep their dtype
     else:
         if isinstance(data, (list, tuple)):
             data = _unwrap_nested(data)
@@ -85,8 +86,16 @@ class Tensor:
     (float32), ints int64 and bools bool; NumPy arrays keep their dtype.
     """
 
-    __slots__ = ("_data", "_device", "_requires_grad", "grad", "grad_fn", "_vc", "_base",
-                 "__weakref__")
+    __slots__ = (
+        "__weakref__",
+        "_base",
+        "_data",
+        "_device",
+        "_requires_grad",
+        "_vc",
+        "grad",
+        "grad_fn",
+    )
 
     # Make NumPy defer to Tensor's reflected operators (``np_array + tensor`` -> Tensor).
     __array_priority__ = 1000
@@ -165,6 +174,7 @@ class Tensor:
         if not isinstance(value, Tensor):
             raise TypeError(f"Tensor.data must be set to a Tensor, got {type(value).__name__}")
         self._data = value._data
+        self._device = value._device
         self._vc = VersionCounter()
 
     @property
@@ -438,6 +448,15 @@ class Tensor:
                 f"{op}: this tensor's memory is read-only or shared by several elements (an "
                 f"expanded tensor?); .clone() it before writing to it in place"
             )
+        node = result.grad_fn
+        if node is not None and any(t is self for t in node.inputs):
+            # The op just recorded saved `self`, whose storage is about to be overwritten: hand
+            # the node a copy of the value it read (with that value's history), so backward
+            # rules that need it (``y *= x``, ``y.square_()``) still work, as in PyTorch.
+            old = Tensor._make(self._data.copy(), self._device)
+            old.grad_fn, old._requires_grad = self.grad_fn, self._requires_grad
+            node.inputs = tuple(old if t is self else t for t in node.inputs)
+            node.versions = tuple(0 if t is old else v for t, v in zip(node.inputs, node.versions))
         np.copyto(self._data, result._data)
         self._vc.value += 1
         if result.grad_fn is not None:
@@ -498,7 +517,7 @@ class Tensor:
         """``self **= exponent``."""
         return self._assign(_ops.pow(self, exponent), "pow_")
 
-    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    def clamp_(self, min: Any = None, max: Any = None) -> Tensor:
         """Clamp into [min, max], in place."""
         return self._assign(_ops.clamp(self, min, max), "clamp_")
 
@@ -731,10 +750,14 @@ class Tensor:
 
     __rxor__ = __xor__
 
-    def __eq__(self, o: Any) -> Tensor:  # type: ignore[override]
+    def __eq__(self, o: Any) -> Any:  # type: ignore[override]
+        if o is None:
+            return False  # ``t == None`` is a plain False, as in PyTorch
         return _ops.eq(self, o)
 
-    def __ne__(self, o: Any) -> Tensor:  # type: ignore[override]
+    def __ne__(self, o: Any) -> Any:  # type: ignore[override]
+        if o is None:
+            return True
         return _ops.ne(self, o)
 
     def __lt__(self, o: Any) -> Tensor:
@@ -908,7 +931,7 @@ class Tensor:
     def where(self, condition: Any, other: Any) -> Tensor:
         return _ops.where(condition, self, other)
 
-    def clamp(self, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    def clamp(self, min: Any = None, max: Any = None) -> Tensor:
         return _ops.clamp(self, min, max)
 
     clip = clamp
@@ -959,6 +982,12 @@ class Tensor:
     def cumsum(self, dim: builtins.int, *, dtype: Any = None) -> Tensor:
         return _ops.cumsum(self, dim, dtype=dtype)
 
+    def cumprod(self, dim: builtins.int, *, dtype: Any = None) -> Tensor:
+        return _ops.cumprod(self, dim, dtype=dtype)
+
+    def count_nonzero(self, dim: Any = None) -> Tensor:
+        return _ops.count_nonzero(self, dim)
+
     def all(self, dim: Any = None, keepdim: builtins.bool = False) -> Tensor:
         return _ops.all(self, dim, keepdim)
 
@@ -995,6 +1024,8 @@ class Tensor:
     def movedim(self, source: Any, destination: Any) -> Tensor:
         return _ops.movedim(self, source, destination)
 
+    moveaxis = movedim
+
     def expand(self, *sizes: Any) -> Tensor:
         return _ops.expand(self, _shape_args(sizes))
 
@@ -1025,14 +1056,35 @@ class Tensor:
     def unbind(self, dim: builtins.int = 0) -> tuple[Tensor, ...]:
         return _ops.unbind(self, dim)
 
-    def flip(self, dims: Any) -> Tensor:
-        return _ops.flip(self, dims)
+    def flip(self, *dims: Any) -> Tensor:
+        return _ops.flip(self, _shape_args(dims))
+
+    def roll(self, shifts: Any, dims: Any = None) -> Tensor:
+        return _ops.roll(self, shifts, dims)
+
+    def narrow(self, dim: builtins.int, start: builtins.int, length: builtins.int) -> Tensor:
+        return _ops.narrow(self, dim, start, length)
+
+    def tril(self, diagonal: builtins.int = 0) -> Tensor:
+        return _ops.tril(self, diagonal)
+
+    def triu(self, diagonal: builtins.int = 0) -> Tensor:
+        return _ops.triu(self, diagonal)
 
     def repeat(self, *sizes: Any) -> Tensor:
         return _ops.repeat(self, _shape_args(sizes))
 
-    def tile(self, dims: Any) -> Tensor:
-        return _ops.tile(self, dims)
+    def repeat_interleave(self, repeats: Any, dim: builtins.int | None = None) -> Tensor:
+        return _ops.repeat_interleave(self, repeats, dim)
+
+    def tile(self, *dims: Any) -> Tensor:
+        return _ops.tile(self, _shape_args(dims))
+
+    def softmax(self, dim: builtins.int, dtype: Any = None) -> Tensor:
+        return _ops.softmax(self, dim, dtype)
+
+    def log_softmax(self, dim: builtins.int, dtype: Any = None) -> Tensor:
+        return _ops.log_softmax(self, dim, dtype)
 
     def matmul(self, other: Tensor) -> Tensor:
         return _ops.matmul(self, other)
@@ -1077,9 +1129,9 @@ class StaleTensor(Tensor):
     happened. Handed to VJP rules by the backward engine.
     """
 
-    __slots__ = ("_shape", "_dtype", "_message")
+    __slots__ = ("_dtype", "_message", "_shape")
 
-    def __init__(self, t: Tensor, message: str) -> None:  # noqa: D107
+    def __init__(self, t: Tensor, message: str) -> None:
         self._shape = t.shape
         self._dtype = t.dtype
         self._message = message

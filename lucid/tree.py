@@ -587,7 +587,7 @@ def _flatten_with_path(
                 continue
             pairs, aux = handler.flatten_with_keys(child)
             stack.append((it, cls, aux, len(pairs), len(out), len(records)))
-            it = iter([(path + (k,), c) for k, c in pairs])
+            it = iter([((*path, k), c) for k, c in pairs])
             break
         else:
             if not stack:
@@ -786,7 +786,7 @@ def _find_difference(
                 return path, f"expected {dx}, got {dy} (same keys, different order)"
             return path, (f"expected {dx} with aux data {ax!r}, got aux data {ay!r}")
         for (k, cx), (_, cy) in reversed(list(zip(px, py))):
-            stack.append((path + (k,), cx, cy))
+            stack.append(((*path, k), cx, cy))
     return None
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import AutogradError
 from .engine import run_backward
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 
 def _seed_grads(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None] | None,
                 op: str) -> list[Tensor]:
-    from ..creation import ones_like  # noqa: PLC0415 - creation imports tensor imports us
+    from ..creation import ones_like
 
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)
@@ -45,8 +46,8 @@ def _seed_grads(outputs: Sequence[Tensor], grad_outputs: Sequence[Tensor | None]
 def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Sequence[Tensor] | None = None,
              retain_graph: bool | None = None, create_graph: bool = False,
              inputs: Sequence[Tensor] | None = None) -> None:
-    """Accumulate gradients of ``tensors`` into the ``.grad`` of the leaves (``Tensor.backward``)."""
-    from ..tensor import Tensor  # noqa: PLC0415
+    """Accumulate gradients of ``tensors`` into the leaves' ``.grad`` (``Tensor.backward``)."""
+    from ..tensor import Tensor
 
     outs = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     if isinstance(grad_tensors, Tensor):
@@ -66,7 +67,7 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     ``create_graph=True`` records the computation so the result can be differentiated again.
     An input the outputs do not depend on raises unless ``allow_unused`` (then it gets None).
     """
-    from ..tensor import Tensor  # noqa: PLC0415
+    from ..tensor import Tensor
 
     outs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     ins = [inputs] if isinstance(inputs, Tensor) else list(inputs)

@@ -8,7 +8,8 @@ backward pass records its own tape and can be differentiated again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ def _stale_message(t: Any, node: Node, saved: int, now: int) -> str:
 
 
 def _saved_inputs(node: Node) -> list[Any]:
-    from ..tensor import StaleTensor  # noqa: PLC0415 - tensor imports autograd
+    from ..tensor import StaleTensor
 
     inputs = list(node.inputs)
     for i, (t, v) in enumerate(zip(inputs, node.versions)):
@@ -40,7 +41,7 @@ def _saved_inputs(node: Node) -> list[Any]:
 
 
 def _saved_output(node: Node) -> Any:
-    from ..tensor import StaleTensor, Tensor  # noqa: PLC0415
+    from ..tensor import StaleTensor, Tensor
 
     if node.out_data is None:
         return None
@@ -203,7 +204,7 @@ def _store(old: Tensor | None, g: Tensor, create_graph: bool) -> Tensor:
     Without create_graph the stored gradient gets its own writable buffer: the same cotangent
     object may flow to several leaves (``a + b``), and optimizers write into ``.grad`` in place.
     """
-    from ..tensor import Tensor  # noqa: PLC0415
+    from ..tensor import Tensor
 
     if create_graph:
         return g if old is None else old + g

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 import weakref
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..ops.registry import Primitive
@@ -31,8 +32,18 @@ class Node:
     """A recorded application of a primitive, waiting for its cotangent."""
 
     __slots__ = (
-        "prim", "params", "inputs", "versions", "edges", "out_data", "out_vc", "out_version",
-        "out_device", "retained", "freed", "__weakref__",
+        "__weakref__",
+        "edges",
+        "freed",
+        "inputs",
+        "out_data",
+        "out_device",
+        "out_vc",
+        "out_version",
+        "params",
+        "prim",
+        "retained",
+        "versions",
     )
 
     def __init__(self, prim: Primitive, params: dict, inputs: Sequence[Tensor],

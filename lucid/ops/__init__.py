@@ -13,4 +13,7 @@ from .reduce import *  # noqa: F403
 from .shape import *  # noqa: F403
 from .index import *  # noqa: F403
 from .linalg import *  # noqa: F403
-from . import convert, unary, binary, reduce, shape, index, linalg  # noqa: F401
+from .activation import *  # noqa: F403
+from .conv import *  # noqa: F403
+from .pool import *  # noqa: F403
+from . import convert, unary, binary, reduce, shape, index, linalg, activation, conv, pool

@@ -21,10 +21,19 @@ def _cast_vjp(g: Tensor, out: Any, x: Tensor, *, dtype: DType) -> Tensor | None:
     return cast(g, x.dtype) if x.dtype.is_floating_point else None
 
 
+def _cast_impl(x: np.ndarray, *, dtype: DType) -> np.ndarray:
+    if dtype.is_floating_point and dtype.itemsize >= x.dtype.itemsize:
+        return x.astype(dtype.np)  # widening (or int to float): nothing to warn about
+    # Narrowing floats overflow to inf and NaN / inf to integers is undefined; PyTorch converts
+    # silently, so NumPy's warnings are silenced too.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return x.astype(dtype.np)
+
+
 cast_p = primitive(
     "cast",
     shape_rule=_cast_rule,
-    impl=lambda x, *, dtype: x.astype(dtype.np),
+    impl=_cast_impl,
     vjp=(_cast_vjp,),
     lowering=Elementwise("T(a)"),
     doc="Convert to another dtype (values as NumPy's astype converts them).",

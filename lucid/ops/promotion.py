@@ -8,19 +8,28 @@ rule trivial and gives the kernel generator one shape per fused group.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import dtypes as _dt
 from ..dtypes import DType
-from ..errors import ShapeError
+from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
+from .registry import current_interpreter
 
 
 def scalar_tensor(value: Any, dtype: DType, like: Tensor | None = None) -> Tensor:
-    """A 0-d constant tensor (Python scalars fold into graphs as constants)."""
-    return Tensor._make(np.asarray(value, dtype=dtype.np), None if like is None else like._device)
+    """A 0-d constant tensor (Python scalars fold into graphs as constants).
+
+    Integers that do not fit ``dtype`` wrap around (``uint8_tensor * -1``), as in PyTorch.
+    """
+    try:
+        arr = np.asarray(value, dtype=dtype.np)
+    except OverflowError:
+        arr = np.asarray(value).astype(dtype.np)
+    return Tensor._make(arr, None if like is None else like._device)
 
 
 def as_tensor(x: Any, dtype: DType | None = None) -> Tensor:
@@ -41,19 +50,43 @@ def as_tensor(x: Any, dtype: DType | None = None) -> Tensor:
     return Tensor._make(arr)
 
 
-def promote(*args: Any, dtype: DType | None = None) -> list[Tensor]:
-    """Convert ``args`` to tensors of one dtype (PyTorch's promotion, or ``dtype`` if given)."""
-    from .convert import cast  # noqa: PLC0415 - convert imports this module
+# Values promote() treats as weak scalars (they take the tensors' dtype within a category).
+_SCALARS = (bool, int, float, np.bool_, np.integer, np.floating)
+_TENSOR_OR_SCALAR = (Tensor, *_SCALARS)
 
+
+def promote(*args: Any, dtype: DType | None = None) -> list[Tensor]:
+    """Convert ``args`` to tensors of one dtype (PyTorch's promotion, or ``dtype`` if given).
+
+    Python and NumPy scalars are weak (``float32_tensor * 2.0`` stays float32); NumPy arrays
+    and nested lists become tensors of their own dtype first (``np_array + tensor``).
+    """
+    if any(not isinstance(a, _TENSOR_OR_SCALAR) for a in args):
+        args = tuple(a if isinstance(a, _TENSOR_OR_SCALAR) else _operand(a) for a in args)
     target = dtype if dtype is not None else _dt.result_type(*args)
-    out = []
-    like = next((a for a in args if isinstance(a, Tensor)), None)
+    like = None
     for a in args:
         if isinstance(a, Tensor):
-            out.append(a if a.dtype is target else cast(a, target))
+            like = a
+            break
+    out = []
+    for a in args:
+        if isinstance(a, Tensor):
+            out.append(a if a.dtype is target else _convert.cast(a, target))
         else:
             out.append(scalar_tensor(a, target, like))
     return out
+
+
+def _operand(x: Any) -> Tensor:
+    """A NumPy array or nested list as a tensor; anything else is an error naming its type."""
+    try:
+        return as_tensor(x)
+    except (DTypeError, TypeError, ValueError):
+        raise DTypeError(
+            f"cannot combine a value of type {type(x).__name__} with tensors; expected a "
+            f"Tensor, a number, or a (nested) sequence or NumPy array of numbers"
+        ) from None
 
 
 def broadcast_shapes(*shapes: Sequence[int], op: str = "broadcast") -> tuple[int, ...]:
@@ -73,24 +106,41 @@ def broadcast_shapes(*shapes: Sequence[int], op: str = "broadcast") -> tuple[int
     return tuple(result)
 
 
-def broadcast_all(*tensors: Tensor, op: str) -> list[Tensor]:
-    """Broadcast ``tensors`` to their common shape with explicit ``broadcast_to`` nodes."""
-    from .shape import broadcast_to  # noqa: PLC0415 - shape imports this module
+def broadcast_all(*tensors: Tensor, op: str, sources: Sequence[Any] | None = None
+                  ) -> list[Tensor]:
+    """Broadcast ``tensors`` to their common shape with explicit ``broadcast_to`` nodes.
 
-    shape = tensors[0].shape
-    if all(t.shape == shape for t in tensors):
+    ``sources`` are the values the tensors were made from (the arguments of the public
+    function): a Python scalar there marks a constant that :func:`promote` has just created.
+    """
+    shapes = [tuple(t.shape) for t in tensors]
+    first = shapes[0]
+    if all(s == first for s in shapes):
         return list(tensors)
-    target = broadcast_shapes(*(t.shape for t in tensors), op=op)
-    return [t if t.shape == target else broadcast_to(t, target) for t in tensors]
+    target = broadcast_shapes(*shapes, op=op)
+    eager = sources is not None and current_interpreter() is None
+    out = []
+    for i, (t, s) in enumerate(zip(tensors, shapes, strict=True)):
+        if s == target:
+            out.append(t)
+        elif eager and isinstance(sources[i], _SCALARS):  # type: ignore[index]
+            # A constant just made from a Python scalar: nothing else can see it and it never
+            # requires grad, so eagerly a stride-0 view can stand in for a broadcast_to node
+            # (scalar operands are the common case: x * 0.5, x > 0). Tracers get the node.
+            out.append(Tensor._make(np.broadcast_to(t._data, target), t._device))
+        else:
+            out.append(_shape.broadcast_to(t, target))
+    return out
 
 
 def elementwise_args(*args: Any, op: str, dtype: DType | None = None) -> list[Tensor]:
     """Promote and broadcast the arguments of an elementwise op."""
-    return broadcast_all(*promote(*args, dtype=dtype), op=op)
+    return broadcast_all(*promote(*args, dtype=dtype), op=op, sources=args)
 
 
 def normalize_dim(dim: int, ndim: int, op: str) -> int:
-    """A dimension index in ``[0, ndim)`` from a possibly negative one (0-d tensors accept 0, -1)."""
+    """A dimension index in ``[0, ndim)`` from a possibly negative one (0-d tensors accept
+    0 and -1)."""
     n = max(ndim, 1)
     if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
         raise TypeError(f"{op}: dim must be an int, got {type(dim).__name__}")
@@ -128,3 +178,7 @@ __all__ = [
     "normalize_dim",
     "normalize_dims",
 ]
+
+# convert and shape import this module, so they are bound last (and used at call time).
+from . import convert as _convert  # noqa: E402
+from . import shape as _shape  # noqa: E402

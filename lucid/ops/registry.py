@@ -26,14 +26,15 @@ grad); a tracer pushes itself to turn binds into graph nodes instead.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
-from ..dtypes import FLOAT, DType
 from ..autograd.graph import record as _record
 from ..autograd.mode import _state as _grad_state
+from ..dtypes import FLOAT, DType
 from ..errors import DeviceError, LucidError
 from ..tensor import Tensor  # tensor.py imports the ops package only after defining Tensor
 
@@ -41,7 +42,7 @@ from ..tensor import Tensor  # tensor.py imports the ops package only after defi
 class ShapedArray:
     """An abstract value: the shape and dtype of an array, without data."""
 
-    __slots__ = ("shape", "dtype")
+    __slots__ = ("dtype", "shape")
 
     def __init__(self, shape: tuple[int, ...], dtype: DType) -> None:
         self.shape = tuple(shape)
@@ -101,7 +102,7 @@ VJPRule = Callable[..., Any]
 class Primitive:
     """One operation, with its shape rule, NumPy implementation, VJP rule and lowering."""
 
-    __slots__ = ("name", "shape_rule", "impl", "vjp", "lowering", "view", "saves_output", "doc")
+    __slots__ = ("doc", "impl", "lowering", "name", "saves_output", "shape_rule", "view", "vjp")
 
     def __init__(
         self,

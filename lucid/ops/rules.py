@@ -1,8 +1,13 @@
-"""Shape/dtype rules shared by many primitives (abstract evaluation helpers)."""
+"""Shape/dtype rules shared by many primitives (abstract evaluation helpers), and
+:func:`quiet`, the wrapper for NumPy implementations that may produce inf / NaN."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
 
 from .. import dtypes as _dt
 from ..dtypes import DType
@@ -53,4 +58,16 @@ def where_rule(c: Any, x: Any, y: Any) -> ShapedArray:
     return ShapedArray(x.shape, x.dtype)
 
 
-__all__ = ["describe", "elementwise", "where_rule"]
+def quiet(f: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """Run a NumPy impl without floating-point warnings: PyTorch returns inf / NaN silently
+    (``log(0)``, ``exp(1000)``, ``inf - inf`` in masked attention scores)."""
+
+    @functools.wraps(f)
+    def impl(*args: np.ndarray, **params: Any) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return f(*args, **params)
+
+    return impl
+
+
+__all__ = ["describe", "elementwise", "where_rule", "quiet"]

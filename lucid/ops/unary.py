@@ -2,30 +2,40 @@
 
 Functions that are only defined on real numbers (exp, log, sin, ...) cast integer and bool
 inputs to the default float dtype first, as PyTorch does (``lucid.exp(int_tensor)`` is float32).
+Rounding functions (floor, ceil, round, trunc) return a copy of integer inputs and have a zero
+gradient; their outputs still require grad, as in PyTorch.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
-from scipy import special
 
 from .. import creation as _creation
 from .. import dtypes as _dt
+from ..errors import DTypeError
 from ..tensor import Tensor
-from .convert import cast
-from .promotion import as_tensor
-from .registry import Elementwise, Primitive, primitive
-from .rules import elementwise
 
 # Sibling modules are referenced through their module objects (resolved at call time) because
 # the op families use each other in their VJP rules.
-from . import binary as _binary  # noqa: E402, I001
+from . import binary as _binary
+from .convert import cast, copy
+from .promotion import as_tensor
+from .registry import Elementwise, Primitive, ShapedArray, primitive
+from .rules import elementwise, quiet
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
+
+
+def _special() -> Any:
+    """scipy.special, imported on first use: it takes ~0.35 s, a third of ``import lucid``."""
+    from scipy import special
+
+    return special
 
 def _zeros_vjp(g: Tensor, out: Any, x: Tensor, **params: Any) -> Tensor:
     """Piecewise-constant functions (floor, sign, ...) have a zero derivative, as in PyTorch."""
@@ -47,54 +57,69 @@ def _unary(name: str, impl: Callable[..., np.ndarray], vjp: Callable[..., Any] |
     )
 
 
+def _sign_impl(x: np.ndarray) -> np.ndarray:
+    s = np.sign(x)
+    if x.dtype.kind == "f":
+        s = np.where(np.isnan(s), 0, s)  # PyTorch: sign(nan) == 0
+    return s
+
+
 neg_p = _unary("neg", np.negative, lambda g, out, x: -g, "-a", allow_bool=False)
-abs_p = _unary("abs", np.abs, lambda g, out, x: g * sign(x), "np.abs(a)", allow_bool=False)
-sign_p = _unary("sign", np.sign, _zeros_vjp, "np.sign(a)", allow_bool=False)
-exp_p = _unary("exp", np.exp, lambda g, out, x: g * out, "np.exp(a)", floating=True,
+abs_p = _unary("abs", np.abs, lambda g, out, x: g * sign(x), "np.abs(a)", allow_bool=False,
+               doc="|x|; the gradient at 0 is 0.")
+sign_p = _unary("sign", _sign_impl, _zeros_vjp, "T(a > 0) - T(a < 0)", allow_bool=False,
+                doc="-1, 0 or 1 (0 for NaN, as in PyTorch).")
+exp_p = _unary("exp", quiet(np.exp), lambda g, out, x: g * out, "np.exp(a)", floating=True,
                saves_output=True)
-log_p = _unary("log", np.log, lambda g, out, x: g / x, "np.log(a)", floating=True)
-log1p_p = _unary("log1p", np.log1p, lambda g, out, x: g / (x + 1), "np.log1p(a)",
+log_p = _unary("log", quiet(np.log), lambda g, out, x: g / x, "np.log(a)", floating=True)
+log1p_p = _unary("log1p", quiet(np.log1p), lambda g, out, x: g / (x + 1), "np.log1p(a)",
                  floating=True)
-expm1_p = _unary("expm1", np.expm1, lambda g, out, x: g * (out + 1), "np.expm1(a)",
+expm1_p = _unary("expm1", quiet(np.expm1), lambda g, out, x: g * (out + 1), "np.expm1(a)",
                  floating=True, saves_output=True)
-sqrt_p = _unary("sqrt", np.sqrt, lambda g, out, x: g / (out * 2), "np.sqrt(a)", floating=True,
-                saves_output=True)
-rsqrt_p = _unary("rsqrt", lambda x: 1 / np.sqrt(x),
+sqrt_p = _unary("sqrt", quiet(np.sqrt), lambda g, out, x: g / (out * 2), "np.sqrt(a)",
+                floating=True, saves_output=True)
+rsqrt_p = _unary("rsqrt", quiet(lambda x: 1 / np.sqrt(x)),
                  lambda g, out, x: g * (out * out * out) * -0.5, "T(1) / np.sqrt(a)",
                  floating=True, saves_output=True)
-square_p = _unary("square", np.square, lambda g, out, x: g * x * 2, "a * a", allow_bool=False)
-reciprocal_p = _unary("reciprocal", np.reciprocal, lambda g, out, x: -g * out * out,
+square_p = _unary("square", quiet(np.square), lambda g, out, x: g * x * 2, "a * a",
+                  allow_bool=False)
+reciprocal_p = _unary("reciprocal", quiet(np.reciprocal), lambda g, out, x: -g * out * out,
                       "T(1) / a", floating=True, saves_output=True)
-sin_p = _unary("sin", np.sin, lambda g, out, x: g * cos(x), "np.sin(a)", floating=True)
-cos_p = _unary("cos", np.cos, lambda g, out, x: -g * sin(x), "np.cos(a)", floating=True)
+sin_p = _unary("sin", quiet(np.sin), lambda g, out, x: g * cos(x), "np.sin(a)", floating=True)
+cos_p = _unary("cos", quiet(np.cos), lambda g, out, x: -g * sin(x), "np.cos(a)", floating=True)
 tanh_p = _unary("tanh", np.tanh, lambda g, out, x: g * (1 - out * out), "np.tanh(a)",
                 floating=True, saves_output=True)
-sigmoid_p = _unary("sigmoid", special.expit, lambda g, out, x: g * out * (1 - out),
+sigmoid_p = _unary("sigmoid", lambda x: _special().expit(x), lambda g, out, x: g * out * (1 - out),
                    "T(1) / (T(1) + np.exp(-a))", floating=True, saves_output=True)
-relu_p = _unary("relu", lambda x: np.maximum(x, 0), lambda g, out, x: _relu_vjp(g, x),
-                "np.maximum(a, T(0))", allow_bool=False)
-erf_p = _unary("erf", special.erf,
+relu_p = _unary("relu", lambda x: np.maximum(x, 0), lambda g, out, x: _binary.where(x > 0, g, 0),
+                "np.maximum(a, T(0))", allow_bool=False, doc="max(x, 0); the gradient at 0 is 0.")
+erf_p = _unary("erf", lambda x: _special().erf(x),
                lambda g, out, x: g * exp(-(x * x)) * _TWO_OVER_SQRT_PI, "math.erf(a)",
                floating=True)
-floor_p = _unary("floor", np.floor, _zeros_vjp, "np.floor(a)", allow_bool=False)
-ceil_p = _unary("ceil", np.ceil, _zeros_vjp, "np.ceil(a)", allow_bool=False)
-round_p = primitive(
-    "round",
-    shape_rule=lambda x, *, decimals: elementwise("round", allow_bool=False)(x),
-    impl=lambda x, *, decimals: np.round(x, decimals),
-    vjp=(lambda g, out, x, *, decimals: _zeros_vjp(g, out, x),),
-    lowering=Elementwise("np.round(a)"),
-    doc="Round half to even (to ``decimals`` places).",
-)
-trunc_p = _unary("trunc", np.trunc, _zeros_vjp, "np.trunc(a)", allow_bool=False)
+floor_p = _unary("floor", np.floor, _zeros_vjp, "np.floor(a)", floating=True)
+ceil_p = _unary("ceil", np.ceil, _zeros_vjp, "np.ceil(a)", floating=True)
+trunc_p = _unary("trunc", np.trunc, _zeros_vjp, "np.trunc(a)", floating=True)
 logical_not_p = _unary("logical_not", np.logical_not, None, "not a", out_dtype=_dt.bool_)
 bitwise_not_p = _unary("bitwise_not", np.invert, None, "~a")
 isnan_p = _unary("isnan", np.isnan, None, "np.isnan(a)", out_dtype=_dt.bool_)
 isinf_p = _unary("isinf", np.isinf, None, "np.isinf(a)", out_dtype=_dt.bool_)
+isfinite_p = _unary("isfinite", np.isfinite, None, "np.isfinite(a)", out_dtype=_dt.bool_)
+
+_round_rule = elementwise("round", allow_bool=False)
 
 
-def _relu_vjp(g: Tensor, x: Tensor) -> Tensor:
-    return _binary.where(x > 0, g, 0)
+def _round_shape_rule(x: Any, *, decimals: int) -> ShapedArray:
+    return _round_rule(x)
+
+
+round_p = primitive(
+    "round",
+    shape_rule=_round_shape_rule,
+    impl=lambda x, *, decimals: np.round(x, decimals),
+    vjp=(lambda g, out, x, *, decimals: _zeros_vjp(g, out, x),),
+    lowering=Elementwise("np.round(a, DECIMALS)"),
+    doc="Round half to even, to ``decimals`` places (``decimals`` may be negative).",
+)
 
 
 def _floating(x: Any) -> Tensor:
@@ -104,13 +129,17 @@ def _floating(x: Any) -> Tensor:
 
 def neg(x: Any) -> Tensor:
     """``-x``."""
-    return neg_p.bind(as_tensor(x))
+    x = as_tensor(x)
+    if x.dtype is _dt.bool_:
+        raise DTypeError("neg: negation (the - operator) of a bool tensor is not supported; "
+                         "use ~x or lucid.logical_not(x) to invert a mask")
+    return neg_p.bind(x)
 
 
 negative = neg
 
 
-def abs(x: Any) -> Tensor:  # noqa: A001 - PyTorch's name
+def abs(x: Any) -> Tensor:
     """``|x|`` (the gradient at 0 is 0)."""
     return abs_p.bind(as_tensor(x))
 
@@ -119,9 +148,9 @@ absolute = abs
 
 
 def sign(x: Any) -> Tensor:
-    """-1, 0 or 1 by the sign of ``x``; bool tensors are returned unchanged."""
+    """-1, 0 or 1 by the sign of ``x`` (0 for NaN); a copy of bool tensors. The gradient is 0."""
     x = as_tensor(x)
-    return x if x.dtype is _dt.bool_ else sign_p.bind(x)
+    return copy(x) if x.dtype is _dt.bool_ else sign_p.bind(x)
 
 
 def exp(x: Any) -> Tensor:
@@ -130,7 +159,7 @@ def exp(x: Any) -> Tensor:
 
 
 def log(x: Any) -> Tensor:
-    """Natural logarithm."""
+    """Natural logarithm (``-inf`` at 0, NaN below)."""
     return log_p.bind(_floating(x))
 
 
@@ -155,7 +184,7 @@ def rsqrt(x: Any) -> Tensor:
 
 
 def square(x: Any) -> Tensor:
-    """``x * x``."""
+    """``x * x`` (bool tensors give int64, as ``x ** 2`` does)."""
     x = as_tensor(x)
     return square_p.bind(cast(x, _dt.int64) if x.dtype is _dt.bool_ else x)
 
@@ -195,30 +224,40 @@ def erf(x: Any) -> Tensor:
     return erf_p.bind(_floating(x))
 
 
-def floor(x: Any) -> Tensor:
-    """Round down (integers are returned unchanged); the gradient is zero."""
+def _rounding(p: Primitive, x: Any) -> Tensor:
     x = as_tensor(x)
-    return floor_p.bind(x) if x.dtype.is_floating_point else x
+    if x.dtype.is_floating_point:
+        return p.bind(x)
+    if x.dtype is _dt.bool_:
+        raise DTypeError(f"{p.name}: not defined for bool tensors (as in PyTorch)")
+    return copy(x)  # integers are already rounded; a copy, as PyTorch returns
+
+
+def floor(x: Any) -> Tensor:
+    """Round down (a copy of integer inputs); the gradient is zero."""
+    return _rounding(floor_p, x)
 
 
 def ceil(x: Any) -> Tensor:
-    """Round up (integers are returned unchanged); the gradient is zero."""
-    x = as_tensor(x)
-    return ceil_p.bind(x) if x.dtype.is_floating_point else x
+    """Round up (a copy of integer inputs); the gradient is zero."""
+    return _rounding(ceil_p, x)
 
 
-def round(x: Any, decimals: int = 0) -> Tensor:  # noqa: A001
-    """Round half to even, to ``decimals`` places; the gradient is zero."""
+def round(x: Any, decimals: int = 0) -> Tensor:
+    """Round half to even, to ``decimals`` places; the gradient is zero.
+
+    Integer inputs are copied unchanged for ``decimals >= 0`` and rounded to tens, hundreds...
+    (half to even) for negative ``decimals``."""
     x = as_tensor(x)
-    if not x.dtype.is_floating_point and decimals >= 0:
-        return x
-    return round_p.bind(x, decimals=int(decimals))
+    decimals = int(decimals)
+    if x.dtype.is_floating_point or (decimals < 0 and x.dtype is not _dt.bool_):
+        return round_p.bind(x, decimals=decimals)
+    return _rounding(round_p, x)
 
 
 def trunc(x: Any) -> Tensor:
-    """Round towards zero (integers are returned unchanged); the gradient is zero."""
-    x = as_tensor(x)
-    return trunc_p.bind(x) if x.dtype.is_floating_point else x
+    """Round towards zero (a copy of integer inputs); the gradient is zero."""
+    return _rounding(trunc_p, x)
 
 
 fix = trunc
@@ -233,8 +272,8 @@ def bitwise_not(x: Any) -> Tensor:
     """``~x``: logical not for bool tensors, bitwise not for integers."""
     x = as_tensor(x)
     if x.dtype.is_floating_point:
-        raise TypeError(f"bitwise_not (~) is only defined for integer and bool tensors, "
-                        f"got {x.dtype}")
+        raise DTypeError(f"bitwise_not (~) is only defined for integer and bool tensors, "
+                         f"got {x.dtype}; use lucid.logical_not for a truth-value inversion")
     return bitwise_not_p.bind(x)
 
 
@@ -250,8 +289,7 @@ def isinf(x: Any) -> Tensor:
 
 def isfinite(x: Any) -> Tensor:
     """Where ``x`` is neither NaN nor infinite."""
-    x = as_tensor(x)
-    return logical_not(_binary.logical_or(isnan(x), isinf(x)))
+    return isfinite_p.bind(as_tensor(x))
 
 
 __all__ = [
