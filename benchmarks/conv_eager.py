@@ -3,11 +3,12 @@
     Conv 3->16 3x3 pad 1, ReLU, MaxPool 2, Conv 16->32 3x3 pad 1, ReLU, MaxPool 2, Linear 2048->10
 
 built from lucid's functional ops (conv2d, relu, max_pool2d, matmul) and, side by side, from
-torch.nn.functional, at batch 32, float32, with the same thread count for both libraries.
-Prints the median and min time per step of each and the ratio lucid / torch (the target is
-<= 2). ``--breakdown`` also prints where lucid's time goes, per primitive.
+torch.nn.functional, at batch 32, float32, with the same thread count for both libraries. The
+loss is the sum of the logits (the step times the layers, not a loss function). Prints the
+median and min time per step of each and the ratio lucid / torch (the target is <= 2);
+``--breakdown`` also prints where lucid's time goes, per primitive.
 
-    python benchmarks/conv_eager.py [--batch 32] [--repeats 60] [--threads 2] [--breakdown]
+    python benchmarks/conv_eager.py [--batch 32] [--repeats 100] [--threads 2] [--breakdown]
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 def _parse() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--repeats", type=int, default=60, help="timed steps per library")
+    ap.add_argument("--repeats", type=int, default=100, help="timed steps per library")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--breakdown", action="store_true", help="time lucid per primitive")
     return ap.parse_args()

@@ -27,6 +27,9 @@ from .ops import *  # noqa: F403
 from . import testing
 from .io import load, save
 from . import data, func, io, nn, optim
+from . import config, jit
+from .func import grad, hessian, jacfwd, jacrev, jvp, value_and_grad, vjp, vmap
+from .jit.trace import make_graph
 
 float = float32
 int = int32

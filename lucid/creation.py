@@ -17,8 +17,20 @@ from . import dtypes as _dt
 from .device import as_device, check_supported
 from .dtypes import DType
 from .errors import DTypeError, ShapeError
+from .ops import registry as _registry
 from .random import Generator, numpy_rng
 from .tensor import Tensor
+
+
+def _tracing() -> bool:
+    return _registry.current_interpreter() is not None
+
+
+def _constant(value: Any, shape: tuple[int, ...], dtype: DType) -> Tensor:
+    # Under a trace, constants become ``full`` nodes instead of captured arrays.
+    from .ops.constant import constant
+
+    return constant(value, shape, dtype)
 
 
 def _size(size: tuple, op: str) -> tuple[int, ...]:
@@ -80,14 +92,20 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
 def zeros(*args: Any, size: Any = None, dtype: Any = None, device: Any = None,
           requires_grad: bool = False) -> Tensor:
     """A tensor of zeros."""
-    arr = np.zeros(_size(args if size is None else (size,), "zeros"), _float_dtype(dtype).np)
+    shape = _size(args if size is None else (size,), "zeros")
+    if _tracing() and not requires_grad:
+        return _constant(0, shape, _float_dtype(dtype))
+    arr = np.zeros(shape, _float_dtype(dtype).np)
     return _finish(arr, device, requires_grad, "zeros")
 
 
 def ones(*args: Any, size: Any = None, dtype: Any = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:
     """A tensor of ones."""
-    arr = np.ones(_size(args if size is None else (size,), "ones"), _float_dtype(dtype).np)
+    shape = _size(args if size is None else (size,), "ones")
+    if _tracing() and not requires_grad:
+        return _constant(1, shape, _float_dtype(dtype))
+    arr = np.ones(shape, _float_dtype(dtype).np)
     return _finish(arr, device, requires_grad, "ones")
 
 
@@ -105,7 +123,10 @@ def full(size: Sequence[int], fill_value: Any, *, dtype: Any = None, device: Any
         dtype = _dt.result_type(fill_value)
     if isinstance(size, builtins.int):
         size = (size,)
-    arr = np.full(_size(tuple(size), "full"), fill_value, _dt.as_dtype(dtype).np)
+    shape = _size(tuple(size), "full")
+    if _tracing() and not requires_grad and not isinstance(fill_value, Tensor):
+        return _constant(fill_value, shape, _dt.as_dtype(dtype))
+    arr = np.full(shape, fill_value, _dt.as_dtype(dtype).np)
     return _finish(arr, device, requires_grad, "full")
 
 

@@ -225,36 +225,53 @@ class Tensor:
 
     def is_contiguous(self) -> bool:
         """Whether the data is laid out in row-major order without gaps."""
-        return bool(self._data.flags.c_contiguous)
+        d = self._data
+        return type(d) is not np.ndarray or bool(d.flags.c_contiguous)
+
+    def _concrete(self, what: str) -> np.ndarray:
+        """The data as an array; a traced tensor has none and raises ``TracerError`` saying
+        which argument it depends on and where the user's code asked for it."""
+        d = self._data
+        if type(d) is not np.ndarray:
+            raise d.concrete_error(what)
+        return d
+
+    @property
+    def is_concrete(self) -> bool:
+        """False for a symbolic tensor inside a trace (``lucid.jit``, ``lucid.grad``, ...)."""
+        return type(self._data) is np.ndarray
 
     def item(self) -> builtins.float | builtins.int | builtins.bool:
         """The value of a one-element tensor as a Python number."""
-        if self._data.size != 1:
+        d = self._concrete("item()")
+        if d.size != 1:
             raise ValueError(
-                f"item(): a Tensor with {self._data.size} elements cannot be converted to a "
+                f"item(): a Tensor with {d.size} elements cannot be converted to a "
                 f"Python scalar; index it first or use .tolist()"
             )
-        return self._data.reshape(()).item()
+        return d.reshape(()).item()
 
     def tolist(self) -> Any:
         """The data as (nested) Python lists."""
-        return self._data.tolist()
+        return self._concrete("tolist()").tolist()
 
     def numpy(self, *, force: bool = False) -> np.ndarray:
         """The data as a NumPy array sharing memory (``detach()`` first if it requires grad)."""
+        d = self._concrete("numpy()")
         if self._requires_grad and not force:
             raise AutogradError(
                 "can't call numpy() on a Tensor that requires grad; use tensor.detach().numpy()"
             )
-        return self._data
+        return d
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        d = self._concrete("conversion to a NumPy array")
         if self._requires_grad:
             raise AutogradError(
                 "can't convert a Tensor that requires grad to a NumPy array; use "
                 "tensor.detach().numpy()"
             )
-        return self._data if dtype is None else self._data.astype(dtype)
+        return d if dtype is None else d.astype(dtype)
 
     # ------------------------------------------------------------------ autograd
 
@@ -443,13 +460,18 @@ class Tensor:
                 f"{op}: output with shape {list(self.shape)} doesn't match the broadcast shape "
                 f"{list(result.shape)}"
             )
-        if not self._data.flags.writeable:
+        traced = type(self._data) is not np.ndarray or type(result._data) is not np.ndarray
+        if not traced and not self._data.flags.writeable:
             raise AutogradError(
                 f"{op}: this tensor's memory is read-only or shared by several elements (an "
                 f"expanded tensor?); .clone() it before writing to it in place"
             )
         node = result.grad_fn
-        if node is not None and any(t is self for t in node.inputs):
+        if traced:
+            # Symbolic values are immutable: the tensor takes the new value, and a trace
+            # records the change as a mutation to write back after the call.
+            self._data = result._data
+        elif node is not None and any(t is self for t in node.inputs):
             # The op just recorded saved `self`, whose storage is about to be overwritten: hand
             # the node a copy of the value it read (with that value's history), so backward
             # rules that need it (``y *= x``, ``y.square_()``) still work, as in PyTorch.
@@ -457,7 +479,8 @@ class Tensor:
             old.grad_fn, old._requires_grad = self.grad_fn, self._requires_grad
             node.inputs = tuple(old if t is self else t for t in node.inputs)
             node.versions = tuple(0 if t is old else v for t, v in zip(node.inputs, node.versions))
-        np.copyto(self._data, result._data)
+        if not traced:
+            np.copyto(self._data, result._data)
         self._vc.value += 1
         if result.grad_fn is not None:
             self.grad_fn = result.grad_fn
@@ -624,26 +647,30 @@ class Tensor:
         return (self[i] for i in range(self._data.shape[0]))
 
     def __bool__(self) -> builtins.bool:
-        if self._data.size != 1:
+        d = self._concrete("bool()")
+        if d.size != 1:
             raise ValueError(
-                f"the truth value of a Tensor with {self._data.size} elements is ambiguous; use "
+                f"the truth value of a Tensor with {d.size} elements is ambiguous; use "
                 f".any() or .all()"
             )
-        return builtins.bool(self._data.reshape(()))
+        return builtins.bool(d.reshape(()))
 
     def __float__(self) -> builtins.float:
+        self._concrete("float()")
         return builtins.float(self.item())
 
     def __int__(self) -> builtins.int:
+        self._concrete("int()")
         return builtins.int(self.item())
 
     def __index__(self) -> builtins.int:
         if self.dtype.is_floating_point or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
+        self._concrete("use as an index")
         return builtins.int(self.item())
 
     def __format__(self, spec: str) -> str:
-        if self._data.size == 1 and self.ndim == 0:
+        if self.is_concrete and self._data.size == 1 and self.ndim == 0:
             return format(self.item(), spec)
         return repr(self) if not spec else format(str(self), spec)
 
@@ -651,6 +678,8 @@ class Tensor:
         return id(self)
 
     def __repr__(self) -> str:
+        if not self.is_concrete:
+            return f"Tensor(<traced {self._data!r}>)"
         body = np.array2string(
             self._data, separator=", ", precision=4, threshold=1000, edgeitems=3,
             prefix="Tensor(", floatmode="maxprec",

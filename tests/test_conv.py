@@ -17,6 +17,9 @@ from lucid.errors import DTypeError, ShapeError
 from lucid.ops import conv as conv_ops
 from lucid.testing import gradcheck, gradgradcheck
 
+# PyTorch warns that its own "same" padding with an even kernel copies the input.
+pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+
 TOL = {"float32": {"rtol": 1e-4, "atol": 1e-5}, "float64": {"rtol": 1e-10, "atol": 1e-12}}
 
 
@@ -301,3 +304,15 @@ def test_import_does_not_load_numba():
             "import lucid.ops.conv, lucid.ops.pool; "
             "assert had or 'numba' not in sys.modules, 'numba imported at import time'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_empty_batch():
+    x = lucid.randn(0, 3, 5, 5, requires_grad=True)
+    w = lucid.randn(4, 3, 3, 3, requires_grad=True)
+    y = conv_ops.conv2d(x, w, padding=1, groups=1)
+    assert tuple(y.shape) == (0, 4, 5, 5)
+    y.sum().backward()
+    assert tuple(x.grad.shape) == (0, 3, 5, 5)
+    np.testing.assert_array_equal(w.grad.numpy(), np.zeros((4, 3, 3, 3), np.float32))
+    out = conv_ops.conv_transpose2d(lucid.randn(0, 4, 3, 3), lucid.randn(4, 2, 3, 3), stride=2)
+    assert tuple(out.shape) == (0, 2, 7, 7)

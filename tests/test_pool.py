@@ -108,6 +108,15 @@ def test_max_pool_nan_and_inf():
     ref, ridx = F.max_pool2d(torch.tensor(x), 2, return_indices=True)
     np.testing.assert_array_equal(out.numpy(), ref.numpy())  # NaN propagates, -inf stays
     np.testing.assert_array_equal(idx.numpy(), ridx.numpy())
+    # two NaNs in one window (PyTorch keeps the last), overlapping windows, 1-d and 3-d
+    x[0, 0, 1, 0] = np.nan
+    for fn, tfn, a, k in [(pool_ops.max_pool2d, F.max_pool2d, x, 2),
+                          (pool_ops.max_pool1d, F.max_pool1d, x[0], 2),
+                          (pool_ops.max_pool3d, F.max_pool3d, x[None], (1, 2, 2))]:
+        out, idx = fn(lucid.tensor(a), k, stride=1, return_indices=True)
+        ref, ridx = tfn(torch.tensor(a), k, stride=1, return_indices=True)
+        np.testing.assert_array_equal(out.numpy(), ref.numpy())
+        np.testing.assert_array_equal(idx.numpy(), ridx.numpy())
 
 
 @settings(max_examples=30, deadline=None)
@@ -291,6 +300,11 @@ def test_errors():
         pool_ops.adaptive_avg_pool2d(x, (2, 2, 2))
     with pytest.raises(ValueError, match="kernel_size"):
         pool_ops.max_pool2d(x, (2, 2, 2))
+    bad = lucid.tensor(np.full((1, 2, 3, 3), 36, np.int64))  # a 6x6 plane has indices 0..35
+    with pytest.raises(IndexError, match="out of range"):
+        pool_ops.pool_gather_p.bind(x, bad)
+    with pytest.raises(IndexError, match="out of range"):
+        pool_ops.pool_scatter_p.bind(lucid.randn(1, 2, 3, 3), bad, spatial=(6, 6))
 
 
 def test_float16():
@@ -304,3 +318,14 @@ def test_float16():
     assert avg.dtype is lucid.float16
     ref = F.avg_pool2d(torch.tensor(x.astype(np.float32)), 2).numpy()
     np.testing.assert_allclose(avg.numpy().astype(np.float32), ref, rtol=2e-3, atol=2e-3)
+
+
+def test_empty_batch():
+    x = lucid.randn(0, 3, 4, 4, requires_grad=True)
+    for fn in (lambda t: pool_ops.max_pool2d(t, 2), lambda t: pool_ops.avg_pool2d(t, 2),
+               lambda t: pool_ops.adaptive_max_pool2d(t, 3),
+               lambda t: pool_ops.adaptive_avg_pool2d(t, 3)):
+        out = fn(x)
+        assert out.shape[0] == 0
+        out.sum().backward()
+        assert tuple(x.grad.shape) == (0, 3, 4, 4)

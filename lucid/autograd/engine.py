@@ -206,8 +206,13 @@ def _store(old: Tensor | None, g: Tensor, create_graph: bool) -> Tensor:
     """
     from ..tensor import Tensor
 
-    if create_graph:
-        return g if old is None else old + g
+    if create_graph or type(g._data) is not np.ndarray or (
+        old is not None and type(old._data) is not np.ndarray
+    ):
+        # Recorded (or symbolic, inside a trace) gradients accumulate functionally.
+        if old is None:
+            return g if create_graph else g.detach()
+        return old + g
     if old is None or old.grad_fn is not None or old.dtype is not g.dtype:
         data = np.array(g._data, dtype=g._data.dtype, copy=True, order="C")
         return Tensor._make(data if old is None else old._data + data, g._device)

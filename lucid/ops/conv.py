@@ -252,11 +252,11 @@ def _channel_major(a: np.ndarray, dtype: np.dtype, slot: str) -> np.ndarray:
 
 def _batch_major(a: np.ndarray, b: int, spatial: Sequence[int], dtype: np.dtype) -> np.ndarray:
     """A ``(C, B * prod(S))`` matrix as a new C-contiguous ``(B, C, *S)`` array."""
-    c = a.shape[0]
+    c, m = a.shape[0], _prod(spatial)
     if b == 1:
         return np.array(a, dtype=dtype).reshape((1, c, *spatial))
     out = np.empty((b, c, *spatial), dtype)
-    np.copyto(out.reshape(b, c, -1), a.reshape(c, b, -1).transpose(1, 0, 2), casting="unsafe")
+    np.copyto(out.reshape(b, c, m), a.reshape(c, b, m).transpose(1, 0, 2), casting="unsafe")
     return out
 
 
@@ -286,10 +286,10 @@ def _conv_impl(x: np.ndarray, w: np.ndarray, *, stride: tuple[int, ...], padding
     osize = tuple(conv_output_size(n, k, s, lo, hi, d) for n, k, s, (lo, hi), d
                   in zip(x.shape[2:], ksize, stride, padding, dilation, strict=True))
     cols = _im2col(x, ksize, stride, padding, dilation, osize, dt)
-    m = cols.shape[1]
-    wg = np.ascontiguousarray(w, dtype=dt).reshape(groups, cout // groups, -1)
+    m, ck = cols.shape[1], cols.shape[0] // groups  # (sizes spelled out: -1 fails on empties)
+    wg = np.ascontiguousarray(w, dtype=dt).reshape(groups, cout // groups, ck)
     res = _scratch("mm", (groups, cout // groups, m), dt)
-    _mm(wg, cols.reshape(groups, -1, m), out=res)
+    _mm(wg, cols.reshape(groups, ck, m), out=res)
     return _batch_major(res.reshape(cout, m), b, osize, x.dtype)
 
 
@@ -301,11 +301,11 @@ def _conv_transpose_impl(g: np.ndarray, w: np.ndarray, *, stride: tuple[int, ...
     cin = w.shape[1] * groups
     ksize, osize = w.shape[2:], g.shape[2:]
     gt = _channel_major(g, dt, "gt")
-    m = gt.shape[1]
-    wg = np.ascontiguousarray(w, dtype=dt).reshape(groups, cout // groups, -1)
-    cols = _scratch("cols", (groups, wg.shape[2], m), dt)
+    m, ck = gt.shape[1], w.shape[1] * _prod(ksize)
+    wg = np.ascontiguousarray(w, dtype=dt).reshape(groups, cout // groups, ck)
+    cols = _scratch("cols", (groups, ck, m), dt)
     _mm(wg.transpose(0, 2, 1), gt.reshape(groups, cout // groups, m), out=cols)
-    cols = cols.reshape(-1, m)
+    cols = cols.reshape(groups * ck, m)
     if _pointwise(ksize, stride, padding):
         return _batch_major(cols, b, in_spatial, g.dtype)
     dx = np.empty((b, cin, *in_spatial), dt)
@@ -320,10 +320,10 @@ def _conv_weight_grad_impl(x: np.ndarray, g: np.ndarray, *, stride: tuple[int, .
     cout, cin = g.shape[1], x.shape[1]
     osize = g.shape[2:]
     cols = _im2col(x, kernel_size, stride, padding, dilation, osize, dt)
-    m = cols.shape[1]
+    m, ck = cols.shape[1], cols.shape[0] // groups
     gt = _channel_major(g, dt, "gt")
     # dW = g @ cols.T: BLAS takes the transposed operand as a flag, no copy.
-    dw = _mm(gt.reshape(groups, cout // groups, m), cols.reshape(groups, -1, m).transpose(0, 2, 1))
+    dw = _mm(gt.reshape(groups, cout // groups, m), cols.reshape(groups, ck, m).transpose(0, 2, 1))
     return dw.reshape((cout, cin // groups, *kernel_size)).astype(x.dtype, copy=False)
 
 

@@ -17,6 +17,7 @@ from .. import dtypes as _dt
 from ..dtypes import DType
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
+from . import constant as _constant
 from .registry import current_interpreter
 
 
@@ -25,11 +26,7 @@ def scalar_tensor(value: Any, dtype: DType, like: Tensor | None = None) -> Tenso
 
     Integers that do not fit ``dtype`` wrap around (``uint8_tensor * -1``), as in PyTorch.
     """
-    try:
-        arr = np.asarray(value, dtype=dtype.np)
-    except OverflowError:
-        arr = np.asarray(value).astype(dtype.np)
-    return Tensor._make(arr, None if like is None else like._device)
+    return _constant.constant(value, (), dtype, like)
 
 
 def as_tensor(x: Any, dtype: DType | None = None) -> Tensor:

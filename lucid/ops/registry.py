@@ -130,9 +130,15 @@ class Primitive:
 
     def bind(self, *args: Any, **params: Any) -> Any:
         """Apply the primitive to tensors ``args`` with static ``params``."""
-        interp = _interp.stack[-1] if _interp.stack else None
-        if interp is not None:
-            return interp.process(self, args, params)
+        stack = _interp.stack
+        if stack:
+            # The interpreter handles the bind with itself popped, so binds its rule makes
+            # (a batching rule, say) go to the interpreter below it: transforms compose.
+            interp = stack.pop()
+            try:
+                return interp.process(self, args, params)
+            finally:
+                stack.append(interp)
         return _eager_bind(self, args, params)
 
     def vjp_rules(self, n_inputs: int) -> Callable[..., list[Any]]:
@@ -208,7 +214,13 @@ def _eager_bind(prim: Primitive, args: Sequence[Any], params: dict) -> Any:
             )
     aval = prim.shape_rule(*args, **params)
     arrays = [a._data for a in args]
-    data = prim.impl(*arrays, **params)
+    try:
+        data = prim.impl(*arrays, **params)
+    except Exception:
+        for arr in arrays:
+            if type(arr) is not np.ndarray:  # a tracer outside its trace
+                raise arr.concrete_error(f"{prim.name}") from None
+        raise
     if type(data) is not np.ndarray or data.dtype != aval.dtype.np:
         data = np.asarray(data, dtype=aval.dtype.np)
     if data.shape != aval.shape:
