@@ -30,6 +30,7 @@ from . import data, func, io, nn, optim
 from . import config, jit
 from .func import grad, hessian, jacfwd, jacrev, jvp, value_and_grad, vjp, vmap
 from .jit.trace import make_graph
+from .jit.control_flow import cond, while_loop
 
 float = float32
 int = int32

@@ -94,6 +94,8 @@ class Graph:
 def _fmt_param(v: Any) -> str:
     if isinstance(v, Graph):
         return f"<graph {len(v.inputs)}->{len(v.outputs)}, {len(v.nodes)} nodes>"
+    if isinstance(v, tuple) and any(isinstance(x, Graph) for x in v):
+        return "(" + ", ".join(_fmt_param(x) for x in v) + ")"
     if isinstance(v, float):
         return repr(v)
     return str(v)

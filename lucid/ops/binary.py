@@ -336,10 +336,18 @@ def allclose(x: Any, y: Any, rtol: float = 1e-5, atol: float = 1e-8,
 
 # ---------------------------------------------------------------- where and clamp
 
+
+def _select() -> Any:
+    # The Numba kernel module is imported on first use, so `import lucid` does not load Numba.
+    from ..kernels.cpu import select
+
+    return select
+
+
 where_p = primitive(
     "where",
     shape_rule=where_rule,
-    impl=np.where,
+    impl=lambda c, x, y: _select().where(c, x, y),
     vjp=(None, lambda g, out, c, x, y: where_p.bind(c, g, _zeros(g)),
          lambda g, out, c, x, y: where_p.bind(c, _zeros(g), g)),
     lowering=Elementwise("b if a else c"),
