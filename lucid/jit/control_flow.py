@@ -14,7 +14,8 @@ graph; first derivatives work, second derivatives through a while loop raise.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -197,7 +198,8 @@ def _while_impl(*ins: np.ndarray, cond_graph: Graph, body_graph: Graph, n_carry:
 
 def _while_vjp(ct: Tensor, out: Any, *ins: Tensor, cond_graph: Graph, body_graph: Graph,
                n_carry: int, index: int) -> list[Tensor | None]:
-    params = dict(cond_graph=cond_graph, body_graph=body_graph, n_carry=n_carry, index=index)
+    params = {"cond_graph": cond_graph, "body_graph": body_graph, "n_carry": n_carry,
+              "index": index}
     return [
         while_grad_p.bind(*ins, ct, wrt=j, **params) if x.dtype.category == FLOAT else None
         for j, x in enumerate(ins)
