@@ -470,6 +470,9 @@ class Tensor:
         if traced:
             # Symbolic values are immutable: the tensor takes the new value, and a trace
             # records the change as a mutation to write back after the call.
+            note = getattr(result._data, "note_write", None)
+            if note is not None:
+                note(self)
             self._data = result._data
         elif node is not None and any(t is self for t in node.inputs):
             # The op just recorded saved `self`, whose storage is about to be overwritten: hand
@@ -482,7 +485,7 @@ class Tensor:
         if not traced:
             np.copyto(self._data, result._data)
         self._vc.value += 1
-        if result.grad_fn is not None:
+        if result.grad_fn is not None and grad_on:
             self.grad_fn = result.grad_fn
             self._requires_grad = True
         elif self.grad_fn is not None and grad_on:

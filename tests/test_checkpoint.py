@@ -114,3 +114,34 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     # The old checkpoint is intact and no temporary file is left behind.
     assert _same(load(path)["w"], lucid.ones(3))
     assert sorted(os.listdir(tmp_path)) == ["ckpt"]
+
+
+def test_model_and_optimizer_checkpoint_resumes_training_exactly(tmp_path):
+    import lucid.nn as nn
+
+    def make():
+        lucid.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 8), nn.ReLU(), nn.BatchNorm1d(8), nn.Linear(8, 2))
+        return model, lucid.optim.Adam(model.parameters(), lr=1e-2, amsgrad=True)
+
+    x, y = lucid.randn(16, 3), lucid.randn(16, 2)
+
+    def step(model, opt):
+        opt.zero_grad()
+        loss = ((model(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    model, opt = make()
+    for _ in range(3):
+        step(model, opt)
+    save({"model": model.state_dict(), "opt": opt.state_dict()}, tmp_path / "ck")
+    reference = [step(model, opt) for _ in range(3)]
+
+    model2, opt2 = make()
+    ck = load(tmp_path / "ck")
+    model2.load_state_dict(ck["model"])
+    opt2.load_state_dict(ck["opt"])
+    resumed = [step(model2, opt2) for _ in range(3)]
+    assert resumed == reference

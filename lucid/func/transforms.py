@@ -24,8 +24,15 @@ from ..autograd import grad as _tape_grad
 from ..dtypes import FLOAT
 from ..errors import LucidError
 from ..jit.autodiff import backward_graph
-from ..jit.graph import eval_graph
-from ..jit.trace import apply_mutations, trace
+from ..jit.graph import Var, eval_graph
+from ..jit.trace import (
+    TracedFunction,
+    apply_mutations,
+    argument_labeler,
+    fn_name,
+    positional_namer,
+    trace,
+)
 from ..ops.constant import constant
 from ..tensor import Tensor
 from .vmap import vmap
@@ -33,80 +40,143 @@ from .vmap import vmap
 
 def _argnums_tuple(argnums: int | Sequence[int], n_args: int, op: str) -> tuple[int, ...]:
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums:
+        raise LucidError(f"{op}: argnums must name at least one argument")
     for i in nums:
-        if not -n_args <= i < n_args:
+        if not isinstance(i, int) or not -n_args <= i < n_args:
             raise LucidError(f"{op}: argnums {argnums} is out of range for {n_args} arguments")
-    return tuple(i % n_args for i in nums)
+    nums = tuple(i % n_args for i in nums)
+    if len(set(nums)) != len(nums):
+        raise LucidError(f"{op}: argnums {argnums} names an argument twice")
+    return nums
 
 
-def _check_float_leaves(leaves: Sequence[Any], op: str, what: str) -> None:
-    for x in leaves:
-        if isinstance(x, Tensor) and x.dtype.category != FLOAT:
-            raise LucidError(
-                f"{op}: {what} contains a {x.dtype.name} tensor of shape {list(x.shape)}; only "
-                f"floating-point inputs have gradients (integer and boolean values do not). "
-                f"Move it to an argument that is not differentiated (argnums)."
-            )
+def _check_differentiable(fn: Callable, args: tuple, nums: tuple[int, ...], op: str) -> None:
+    """Each differentiated argument must hold a floating tensor. An integer or boolean tensor
+    as the argument itself is an error; inside a pytree (a module's ``num_batches_tracked``)
+    such a leaf is carried along and gets a zero "gradient" of its own dtype."""
+    name = positional_namer(fn)
+    for i in nums:
+        leaves = [x for x in tree.leaves(args[i]) if isinstance(x, Tensor)]
+        if any(x.dtype.category == FLOAT for x in leaves):
+            continue
+        if isinstance(args[i], Tensor):
+            what = f"a {args[i].dtype.name} tensor of shape {list(args[i].shape)}"
+        elif leaves:
+            what = f"only {', '.join(sorted({x.dtype.name for x in leaves}))} tensors"
+        else:
+            what = f"no tensor (a {type(args[i]).__name__})"
+        raise LucidError(
+            f"{op}: argument '{name(i)}' (argnums={i}) is {what}; only floating-point tensors "
+            f"have gradients (integer and boolean values do not). Differentiate with respect to "
+            f"another argument (argnums), or pass a floating-point tensor."
+        )
+
+
+def _substitute(args: tuple, nums: Sequence[int], values: Sequence[Any]) -> list[Any]:
+    full = list(args)
+    for i, v in zip(nums, values):
+        full[i] = v
+    return full
+
+
+def _captured_names(fn: Callable, args: tuple, kwargs: dict, nums: Sequence[int]
+                    ) -> list[tuple[Tensor, str]]:
+    """Names of the tensors in the arguments that are not differentiated (they are captured
+    by the trace rather than traced), so that errors can name them."""
+    name = positional_namer(fn)
+    out: list[tuple[Tensor, str]] = []
+    for i, a in enumerate(args):
+        if i not in nums:
+            out += [(x, name(i) + tree.keystr(p)) for p, x in tree.leaves_with_path(a)
+                    if isinstance(x, Tensor)]
+    for k, a in kwargs.items():
+        out += [(x, k + tree.keystr(p)) for p, x in tree.leaves_with_path(a)
+                if isinstance(x, Tensor)]
+    return out
+
+
+def _zeros_like(x: Tensor) -> Tensor:
+    return constant(0, tuple(x.shape), x.dtype, like=x)
+
+
+def _grad_leaves(inputs: Sequence[Tensor], grads: dict[int, Tensor]) -> list[Tensor]:
+    """One gradient per flattened tensor input: the computed one, or zeros of the input's
+    own dtype for a tensor that gets none (an integer buffer)."""
+    return [grads[k] if k in grads else _zeros_like(x) for k, x in enumerate(inputs)]
 
 
 def value_and_grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False
                    ) -> Callable:
     """``fn``'s value and its gradient with respect to argument(s) ``argnums``.
 
-    ``fn`` must return a scalar floating tensor (or ``(scalar, aux)`` with ``has_aux``). The
-    gradient has the structure of the differentiated argument (a tuple of them when
-    ``argnums`` is a tuple). Side effects of ``fn`` on tensors it closes over (BatchNorm
-    running statistics) are applied, as an eager call would.
+    ``fn`` must return a scalar floating tensor (or ``(scalar, aux)`` with ``has_aux``).
+    Arguments are pytrees (a Module is one): the gradient has the structure of the
+    differentiated argument (a tuple of them when ``argnums`` is a tuple); integer and boolean
+    tensors inside it get zeros of their own dtype. Tensors ``fn`` reads from its closure (a
+    module's parameters) are inputs of the trace, not differentiated. Side effects of ``fn``
+    on tensors (BatchNorm's running statistics, ``p.grad``) are applied, as an eager call would.
+    Returns ``(value, grad)``, or ``((value, aux), grad)`` with ``has_aux``.
     """
 
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         nums = _argnums_tuple(argnums, len(args), "grad")
-        diff_args = tuple(args[i] for i in nums)
-        _check_float_leaves(tree.leaves(diff_args), "grad", "the differentiated argument")
+        _check_differentiable(fn, args, nums, "grad")
         if config.disable_jit:
             return _eager_value_and_grad(fn, args, kwargs, nums, argnums, has_aux)
+        diff_args = tuple(args[i] for i in nums)
 
         def partial(*diff: Any) -> Any:
-            full = list(args)
-            for i, d in zip(nums, diff):
-                full[i] = d
-            return fn(*full, **kwargs)
+            return fn(*_substitute(args, nums, diff), **kwargs)
 
-        tf = trace(partial, diff_args, {}, name=f"grad of {_name(fn)}", requires_grad=False)
-        n_out = len(tf.out_pos)
-        loss_index = 0
-        out_leaves_count = n_out
-        if n_out == 0:
-            raise LucidError(f"grad: {_name(fn)} returned no tensor")
-        loss_aval = tf.graph.outputs[loss_index].aval
-        if loss_aval.shape != () or loss_aval.dtype.category != FLOAT:
-            raise LucidError(
-                f"grad: {_name(fn)} must return a scalar floating tensor"
-                f"{' (as the first element, with has_aux=True)' if has_aux else ''}, got "
-                f"{loss_aval!r}; use vjp or jacrev for other outputs"
-            )
+        tf = trace(partial, diff_args, {}, name=f"grad of {fn_name(fn)}", requires_grad=False,
+                   label=argument_labeler(fn, nums),
+                   captured=_captured_names(fn, args, kwargs, nums))
+        loss_aval = _check_scalar_output(tf, fn, has_aux)
+        inputs = tf.flat_inputs(diff_args, {})
         n_explicit = len(tf.tensor_pos)
-        joint = backward_graph(tf.graph, list(range(n_explicit)))
-        cts = [constant(1, (), loss_aval.dtype)] + [
-            constant(0, v.aval.shape, v.aval.dtype) for v in tf.graph.outputs[1:]
-        ]
-        res = eval_graph(joint, tf.flat_inputs(diff_args, {}) + cts)
-        outs, grads = res[: len(tf.graph.outputs)], res[len(tf.graph.outputs):]
-        apply_mutations(tf.mutations, outs)
-        value = tf.unflatten_outputs(outs[:out_leaves_count])
-        grad_tree = _regroup(diff_args, tf.tensor_pos, grads)
-        g = grad_tree[0] if isinstance(argnums, int) else grad_tree
-        if has_aux:
-            loss, aux = value
-            return (loss, aux), g
-        return value, g
+        wrt = [k for k in range(n_explicit) if tf.graph.inputs[k].aval.dtype.category == FLOAT]
+        joint = backward_graph(tf.graph, wrt, [0])
+        res = eval_graph(joint, [*inputs, constant(1, (), loss_aval.dtype)])
+        n_out = len(tf.graph.outputs)
+        outs, grads = res[:n_out], res[n_out:]
+        apply_mutations(tf.mutations, outs, inputs)
+        value = tf.unflatten_outputs(outs[: len(tf.out_pos)])
+        flat_g = _grad_leaves(inputs[:n_explicit], dict(zip(wrt, grads)))
+        grad_tree = _regroup(diff_args, tf.tensor_pos, flat_g)
+        return value, (grad_tree[0] if isinstance(argnums, int) else grad_tree)
 
     return wrapped
 
 
+def _check_scalar_output(tf: TracedFunction, fn: Callable, has_aux: bool) -> Any:
+    """The loss's aval; it must be the first (with has_aux) or only output of ``fn``, and a
+    floating scalar."""
+    value = tf.unflatten_outputs(tf.graph.outputs[: len(tf.out_pos)])
+    if has_aux:
+        if not (isinstance(value, tuple) and len(value) == 2):
+            raise LucidError(f"grad: with has_aux=True, {fn_name(fn)} must return a pair "
+                             f"(loss, aux), got {type(value).__name__}")
+        value = value[0]
+    if not isinstance(value, Var):
+        raise LucidError(
+            f"grad: {fn_name(fn)} must return a scalar tensor"
+            f"{' as the first element of (loss, aux)' if has_aux else ''}, got "
+            f"{type(value).__name__}; use has_aux=True to return extra values, or vjp / "
+            f"jacrev for non-scalar outputs"
+        )
+    aval = value.aval
+    if aval.shape != () or aval.dtype.category != FLOAT:
+        raise LucidError(
+            f"grad: {fn_name(fn)} must return a scalar floating tensor, got {aval!r}; reduce it "
+            f"(.sum(), .mean()) or use vjp / jacrev for other outputs"
+        )
+    return aval
+
+
 def grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
     """The gradient of scalar-valued ``fn`` with respect to argument(s) ``argnums``
-    (``(grad, aux)`` with ``has_aux``)."""
+    (``(grad, aux)`` with ``has_aux``); see :func:`value_and_grad`."""
     vg = value_and_grad(fn, argnums, has_aux)
 
     def wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -116,73 +186,110 @@ def grad(fn: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) 
     return wrapped
 
 
-def _regroup(diff_args: tuple, tensor_pos: list[int], flat: Sequence[Tensor]) -> tuple:
-    """Put gradients back into the structure of the differentiated arguments."""
+def _regroup(diff_args: tuple, tensor_pos: list[int], flat: Sequence[Any]) -> tuple:
+    """Put gradients back into the structure of the differentiated arguments (non-tensor
+    leaves become None)."""
     leaves, td = tree.flatten((diff_args, {}))
-    out = [None] * len(leaves)
+    out: list[Any] = [None] * len(leaves)
     for k, i in enumerate(tensor_pos):
         out[i] = flat[k]
     return tree.unflatten(td, out)[0]
 
 
-def _name(fn: Callable) -> str:
-    return getattr(fn, "__qualname__", None) or repr(fn)
-
-
 def vjp(fn: Callable, *primals: Any, has_aux: bool = False) -> tuple:
-    """``(fn(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` returns one cotangent per primal
-    (each shaped like its primal; None for non-tensor leaves). With ``has_aux``, ``fn`` returns
-    ``(out, aux)`` and the result is ``(out, vjp_fn, aux)``."""
+    """``(fn(*primals), vjp_fn)`` where ``vjp_fn(cotangent)`` returns a tuple with one
+    cotangent per primal. Primals and outputs are pytrees; the cotangent has the structure of
+    the output, and each returned cotangent the structure of its primal (zeros of their own
+    dtype for integer and boolean tensors, None for non-tensor leaves). With ``has_aux``,
+    ``fn`` returns ``(out, aux)`` and the result is ``(out, vjp_fn, aux)``."""
     if config.disable_jit:
         return _eager_vjp(fn, primals, has_aux)
-    tf = trace(fn, primals, {}, name=f"vjp of {_name(fn)}", requires_grad=False)
+    tf = trace(fn, primals, {}, name=f"vjp of {fn_name(fn)}", requires_grad=False)
     flat_in = tf.flat_inputs(primals, {})
     outs = eval_graph(tf.graph, flat_in)
-    apply_mutations(tf.mutations, outs)
-    n_user = len(tf.out_pos)
-    value = tf.unflatten_outputs(outs[:n_user])
-    out, aux = value if has_aux else (value, None)
+    # vjp_fn replays the forward pass on the inputs as they were: keep a copy of the tensors
+    # the function writes in place before those writes are applied.
+    mutated = {id(m.tensor(flat_in)) for m in tf.mutations if m.kind == "data"}
+    originals = flat_in
+    flat_in = [x.clone() if id(x) in mutated else x for x in flat_in]
+    apply_mutations(tf.mutations, outs, originals)
+    value = tf.unflatten_outputs(outs[: len(tf.out_pos)])
+    if has_aux:
+        if not (isinstance(value, tuple) and len(value) == 2):
+            raise LucidError(f"vjp: with has_aux=True, {fn_name(fn)} must return a pair "
+                             f"(out, aux), got {type(value).__name__}")
+        out, aux = value
+    else:
+        out, aux = value, None
     out_leaves, out_td = tree.flatten(out)
-    n_primal_out = sum(isinstance(x, Tensor) for x in out_leaves)
-    wrt = [i for i in range(len(tf.tensor_pos)) if tf.graph.inputs[i].aval.dtype.category == FLOAT]
-    joint = backward_graph(tf.graph, wrt)
-    graph = tf.graph
+    out_tensors = [o for o in out_leaves if isinstance(o, Tensor)]
+    n_explicit = len(tf.tensor_pos)
+    wrt = [k for k in range(n_explicit) if tf.graph.inputs[k].aval.dtype.category == FLOAT]
+    joint = backward_graph(tf.graph, wrt, list(range(len(out_tensors))))
+    n_graph_out = len(tf.graph.outputs)
 
     def vjp_fn(ct: Any) -> tuple:
         ct_leaves, ct_td = tree.flatten(ct)
         if ct_td != out_td:
-            raise LucidError(f"vjp: the cotangent's structure {ct_td} differs from the output's "
-                             f"{out_td}")
+            raise LucidError(f"vjp: the cotangent's structure {ct_td} differs from the "
+                             f"output's {out_td}")
         cts: list[Tensor] = []
         for c, o in zip(ct_leaves, out_leaves):
-            if isinstance(o, Tensor):
-                if tuple(c.shape) != tuple(o.shape):
-                    raise LucidError(f"vjp: cotangent of shape {list(c.shape)} for an output "
-                                     f"of shape {list(o.shape)}")
-                cts.append(c)
-        cts += [constant(0, v.aval.shape, v.aval.dtype) for v in graph.outputs[n_primal_out:]]
-        res = eval_graph(joint, flat_in + cts)
-        grads = res[len(graph.outputs):]
-        flat_g: list[Any] = [None] * len(tf.tensor_pos)
-        for k, i in enumerate(wrt):
-            flat_g[i] = grads[k]
+            if not isinstance(o, Tensor):
+                continue
+            if not isinstance(c, Tensor):
+                raise LucidError(f"vjp: expected a Tensor cotangent for an output of shape "
+                                 f"{list(o.shape)}, got {type(c).__name__}")
+            if tuple(c.shape) != tuple(o.shape) or c.dtype is not o.dtype:
+                raise LucidError(
+                    f"vjp: a cotangent must have its output's shape and dtype: got "
+                    f"{c.dtype.name}{list(c.shape)} for an output of {o.dtype.name}"
+                    f"{list(o.shape)}"
+                )
+            cts.append(c)
+        grads = eval_graph(joint, flat_in + cts)[n_graph_out:]
+        flat_g = _grad_leaves(flat_in[:n_explicit], dict(zip(wrt, grads)))
         return _regroup(tuple(primals), tf.tensor_pos, flat_g)
 
     return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
 
 def jvp(fn: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple:
-    """``(fn(*primals), J @ tangents)``: forward-mode derivative along ``tangents``."""
+    """``(fn(*primals), J @ tangents)``: the forward-mode derivative along ``tangents``.
+
+    ``tangents`` has the structure of ``primals`` (pytrees), each tensor the shape and dtype
+    of its primal; tangents of integer and boolean primals are ignored. The tangent output has
+    the structure of the output.
+    """
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise LucidError("jvp: primals and tangents must be tuples (one entry per argument)")
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise LucidError(f"jvp: got {len(primals)} primals and {len(tangents)} tangents")
+    p_leaves, p_td = tree.flatten(primals)
+    t_leaves, t_td = tree.flatten(tangents)
+    if p_td != t_td:
+        raise LucidError(f"jvp: the tangents' structure {t_td} differs from the primals' {p_td}")
+    cts: list[Any] = []
+    for p, t in zip(p_leaves, t_leaves):
+        if not isinstance(p, Tensor):
+            cts.append(None)
+        elif p.dtype.category != FLOAT:
+            cts.append(_zeros_like(p))  # integer inputs have no tangent space
+        elif not isinstance(t, Tensor) or tuple(t.shape) != tuple(p.shape) \
+                or t.dtype is not p.dtype:
+            got = f"{t.dtype.name}{list(t.shape)}" if isinstance(t, Tensor) \
+                else type(t).__name__
+            raise LucidError(f"jvp: a tangent must have its primal's shape and dtype: got "
+                             f"{got} for a primal of {p.dtype.name}{list(p.shape)}")
+        else:
+            cts.append(t)
     out, vjp_fn = vjp(fn, *primals)
     # vjp_fn is linear in its cotangent: differentiating it at any point (zeros) and pulling
-    # the tangents back through that gives J @ tangents.
-    zeros = tree.map(lambda o: constant(0, tuple(o.shape), o.dtype) if isinstance(o, Tensor)
-                     else o, out)
+    # the tangents back through that gives J @ tangents. No forward-mode rules are needed.
+    zeros = tree.map(lambda o: _zeros_like(o) if isinstance(o, Tensor) else o, out)
     _, vjp_of_vjp = vjp(vjp_fn, zeros)
-    (tangent_out,) = vjp_of_vjp(tangents)
+    (tangent_out,) = vjp_of_vjp(tree.unflatten(p_td, cts))
     return out, tangent_out
 
 
@@ -199,10 +306,7 @@ def jacrev(fn: Callable, argnums: int | Sequence[int] = 0) -> Callable:
         nums = _argnums_tuple(argnums, len(args), "jacrev")
 
         def partial(*diff: Tensor) -> Tensor:
-            full = list(args)
-            for i, d in zip(nums, diff):
-                full[i] = d
-            return fn(*full)
+            return fn(*_substitute(args, nums, diff))
 
         diff = tuple(_single_tensor(args[i], "jacrev") for i in nums)
         out, vjp_fn = vjp(partial, *diff)
@@ -255,62 +359,100 @@ def hessian(fn: Callable, argnums: int = 0) -> Callable:
 
 
 # ----------------------------------------------------------------------------- eager fallbacks
+# With ``config.disable_jit`` the transforms run on the eager tape: each differentiated float
+# tensor that is not already on the tape becomes a fresh leaf sharing its data (so in-place
+# buffer updates reach the caller's tensors); one that is (an outer transform's leaf) is used
+# as it is, with ``create_graph``, so that eager transforms nest like traced ones.
 
 
-def _fresh_leaf(x: Any) -> Any:
-    if isinstance(x, Tensor):
-        return x.detach().requires_grad_(x.dtype.category == FLOAT)
+def _eager_leaf(x: Any) -> Any:
+    if isinstance(x, Tensor) and x.dtype.category == FLOAT and not x.requires_grad:
+        return x.detach().requires_grad_(True)
     return x
+
+
+def _eager_grads(outs: Sequence[Tensor], cts: Sequence[Tensor], leaves: Sequence[Any],
+                 create_graph: bool) -> list[Any]:
+    """Cotangents of the float tensor leaves (zeros where none arrives, zeros of their own
+    dtype for integer tensors, None for non-tensors)."""
+    wanted = [x for x in leaves if isinstance(x, Tensor) and x.requires_grad]
+    pairs = [(o, c) for o, c in zip(outs, cts) if o.requires_grad]
+    gs: Sequence[Tensor | None] = [None] * len(wanted)
+    if pairs and wanted:
+        gs = _tape_grad([o for o, _ in pairs], wanted, [c for _, c in pairs],
+                        retain_graph=True, create_graph=create_graph, allow_unused=True)
+    found = {id(x): g for x, g in zip(wanted, gs)}
+    out: list[Any] = []
+    for x in leaves:
+        if not isinstance(x, Tensor):
+            out.append(None)
+        else:
+            g = found.get(id(x))
+            out.append(_zeros_like(x) if g is None else g)
+    return out
 
 
 def _eager_value_and_grad(fn: Callable, args: tuple, kwargs: dict, nums: tuple[int, ...],
                           argnums: Any, has_aux: bool) -> Any:
-    full = list(args)
+    connected = any(isinstance(x, Tensor) and x.requires_grad
+                    for i in nums for x in tree.leaves(args[i]))
+    fresh = {i: tree.map(_eager_leaf, args[i]) for i in nums}
+    value = fn(*_substitute(args, nums, [fresh[i] for i in nums]), **kwargs)
+    if has_aux:
+        if not (isinstance(value, tuple) and len(value) == 2):
+            raise LucidError(f"grad: with has_aux=True, {fn_name(fn)} must return a pair "
+                             f"(loss, aux), got {type(value).__name__}")
+        loss = value[0]
+    else:
+        loss = value
+    if not isinstance(loss, Tensor) or loss.shape != () or loss.dtype.category != FLOAT:
+        raise LucidError(f"grad: {fn_name(fn)} must return a scalar floating tensor, got "
+                         f"{loss!r}; use vjp or jacrev for other outputs")
+    grads = []
     for i in nums:
-        full[i] = tree.map(_fresh_leaf, args[i])
-    value = fn(*full, **kwargs)
-    loss = value[0] if has_aux else value
-    diff = tuple(full[i] for i in nums)
-    leaves, td = tree.flatten(diff)
-    tensors = [x for x in leaves if isinstance(x, Tensor)]
-    gs = _tape_grad(loss, tensors, allow_unused=True)
-    it = iter(gs)
-    filled = [
-        (next(it) if isinstance(x, Tensor) else None) for x in leaves
-    ]
-    filled = [
-        constant(0, tuple(x.shape), x.dtype) if isinstance(x, Tensor) and g is None else g
-        for x, g in zip(leaves, filled)
-    ]
-    g_tree = tree.unflatten(td, filled)
-    g = g_tree[0] if isinstance(argnums, int) else g_tree
-    value = tree.map(lambda v: v.detach() if isinstance(v, Tensor) else v, value)
-    return value, g
+        leaves, td = tree.flatten(fresh[i])
+        g = _eager_grads([loss], [constant(1, (), loss.dtype)], leaves, create_graph=connected)
+        grads.append(tree.unflatten(td, g))
+    if not connected:  # nothing outside depends on these: plain values, as the traced path
+        value = _detached(value)
+        grads = [_detached(g) for g in grads]
+    return value, (grads[0] if isinstance(argnums, int) else tuple(grads))
+
+
+def _detached(tree_: Any) -> Any:
+    return tree.map(lambda v: v.detach() if isinstance(v, Tensor) else v, tree_)
 
 
 def _eager_vjp(fn: Callable, primals: tuple, has_aux: bool) -> tuple:
-    fresh = tuple(tree.map(_fresh_leaf, p) for p in primals)
+    connected = any(isinstance(x, Tensor) and x.requires_grad for x in tree.leaves(primals))
+    fresh = tuple(tree.map(_eager_leaf, p) for p in primals)
     value = fn(*fresh)
-    out, aux = value if has_aux else (value, None)
+    if has_aux:
+        if not (isinstance(value, tuple) and len(value) == 2):
+            raise LucidError(f"vjp: with has_aux=True, {fn_name(fn)} must return a pair "
+                             f"(out, aux), got {type(value).__name__}")
+        out, aux = value
+    else:
+        out, aux = value, None
     leaves, td = tree.flatten(fresh)
-    tensors = [x for x in leaves if isinstance(x, Tensor) and x.requires_grad]
+    out_leaves, out_td = tree.flatten(out)
 
     def vjp_fn(ct: Any) -> tuple:
-        outs = [o for o in tree.leaves(out) if isinstance(o, Tensor)]
-        cts = [c for c in tree.leaves(ct) if isinstance(c, Tensor)]
-        gs = _tape_grad(outs, tensors, cts, retain_graph=True, create_graph=True,
-                        allow_unused=True)
-        it = iter(gs)
-        flat = [
-            (next(it) if isinstance(x, Tensor) and x.requires_grad else None) for x in leaves
-        ]
-        flat = [
-            constant(0, tuple(x.shape), x.dtype) if isinstance(x, Tensor) and g is None
-            and x.requires_grad else g
-            for x, g in zip(leaves, flat)
-        ]
+        ct_leaves, ct_td = tree.flatten(ct)
+        if ct_td != out_td:
+            raise LucidError(f"vjp: the cotangent's structure {ct_td} differs from the "
+                             f"output's {out_td}")
+        pairs = [(o, c) for o, c in zip(out_leaves, ct_leaves) if isinstance(o, Tensor)]
+        # Keep the backward pass on the tape only when something outside needs it (an outer
+        # transform differentiating through this one); otherwise return plain values, as the
+        # traced path does.
+        create = connected or any(isinstance(c, Tensor) and c.requires_grad for _, c in pairs)
+        flat = _eager_grads([o for o, _ in pairs], [c for _, c in pairs], leaves,
+                            create_graph=create)
         return tree.unflatten(td, flat)
 
+    if not connected:
+        out, aux = _detached(out), _detached(aux)
     return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
 

@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..dtypes import FLOAT
-from ..errors import LucidError
+from ..errors import DTypeError, LucidError
 from ..ops.constant import constant
 from ..ops.registry import ShapedArray
 from ..tensor import Tensor
-from .graph import Graph, eval_graph
+from .graph import Graph, dce, eval_graph
 from .trace import trace_avals
 
 
@@ -71,43 +71,61 @@ def reverse_pass(graph: Graph, inputs: Sequence[Tensor], cts: Sequence[Tensor | 
     return outputs, grads
 
 
-def backward_graph(graph: Graph, wrt: Sequence[int] | None = None) -> Graph:
+def _check_wrt(graph: Graph, wrt: Sequence[int]) -> None:
+    n = len(graph.inputs)
+    for i in wrt:
+        if not -n <= i < n:
+            raise LucidError(f"backward_graph: input {i} is out of range for a graph with {n} "
+                             f"inputs")
+        aval = graph.inputs[i].aval
+        if not differentiable(aval):
+            raise DTypeError(
+                f"cannot differentiate with respect to input {i % n} of type {aval!r}: only "
+                f"floating-point values have gradients (integer and boolean values do not); "
+                f"leave it out of wrt"
+            )
+
+
+def backward_graph(graph: Graph, wrt: Sequence[int] | None = None,
+                   cotangents: Sequence[int] | None = None) -> Graph:
     """The joint forward+backward graph of ``graph`` with respect to inputs ``wrt``.
 
-    Inputs: ``graph``'s inputs, then one cotangent per output. Outputs: ``graph``'s outputs,
-    then the cotangent of each input in ``wrt`` (all floating inputs by default).
+    Inputs: ``graph``'s inputs, then one cotangent for each output numbered in ``cotangents``
+    (all outputs by default; the others get none, so no work is spent on them). Outputs:
+    ``graph``'s outputs, then the cotangent of each input in ``wrt`` (all floating inputs by
+    default). Only what those cotangents need is computed; an input that does not reach any
+    output gets zeros. The result is an ordinary graph, so it can be differentiated again.
     """
     if wrt is None:
         wrt = [i for i, v in enumerate(graph.inputs) if differentiable(v.aval)]
-    for i in wrt:
-        aval = graph.inputs[i].aval
-        if not differentiable(aval):
-            raise LucidError(
-                f"cannot differentiate with respect to input {i} of type {aval!r}: integer and "
-                f"boolean values have no gradient"
-            )
+    _check_wrt(graph, wrt)
     n_in = len(graph.inputs)
+    wrt = [i % n_in for i in wrt]
+    n_out = len(graph.outputs)
+    ct_for = list(range(n_out)) if cotangents is None else [i % n_out for i in cotangents]
 
     def joint(*args: Tensor) -> list[Tensor]:
-        outs, grads = reverse_pass(graph, args[:n_in], args[n_in:], wrt)
+        cts: list[Tensor | None] = [None] * n_out
+        for i, ct in zip(ct_for, args[n_in:]):
+            cts[i] = ct if cts[i] is None else cts[i] + ct
+        outs, grads = reverse_pass(graph, args[:n_in], cts, wrt)
         return outs + grads
 
-    avals = graph.in_avals + graph.out_avals
+    avals = graph.in_avals + [graph.outputs[i].aval for i in ct_for]
     joint_graph, lifted = trace_avals(joint, avals, name="a backward pass")
     if lifted:  # the forward graph is closed, so nothing can be captured
         raise LucidError("internal error: a backward graph captured outside tensors")
-    return joint_graph
+    # VJP rules of multi-input ops may build cotangents that are then not needed.
+    return dce(joint_graph)
 
 
 def vjp_of_graph(graph: Graph, inputs: Sequence[Tensor], cts: Sequence[Tensor | None],
                  wrt: Sequence[int]) -> tuple[list[Tensor], list[Tensor]]:
-    """Evaluate the backward graph (built once) on concrete or traced values."""
-    joint = backward_graph(graph, wrt)
-    full_cts = [
-        ct if ct is not None else constant(0, v.aval.shape, v.aval.dtype)
-        for v, ct in zip(graph.outputs, cts)
-    ]
-    res = eval_graph(joint, list(inputs) + full_cts)
+    """Evaluate the backward graph of ``graph`` on concrete or traced values: ``cts`` has one
+    cotangent per output (None for none). Returns (outputs, cotangents of ``wrt``)."""
+    given = [i for i, ct in enumerate(cts) if ct is not None]
+    joint = backward_graph(graph, wrt, given)
+    res = eval_graph(joint, list(inputs) + [cts[i] for i in given])
     n_out = len(graph.outputs)
     return res[:n_out], res[n_out:]
 

@@ -20,6 +20,7 @@ import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..dtypes import DType
 from ..ops.registry import ShapedArray
 
 if TYPE_CHECKING:
@@ -98,6 +99,8 @@ def _fmt_param(v: Any) -> str:
         return "(" + ", ".join(_fmt_param(x) for x in v) + ")"
     if isinstance(v, float):
         return repr(v)
+    if isinstance(v, DType):  # the same short names as the value types (f32, i64, ...)
+        return repr(ShapedArray((), v)).removesuffix("[]")
     return str(v)
 
 
@@ -139,4 +142,21 @@ def eval_graph(graph: Graph, args: Sequence[Any]) -> list[Any]:
     return [env[v.id] for v in graph.outputs]
 
 
-__all__ = ["Var", "Node", "Graph", "format_graph", "eval_graph"]
+def dce(graph: Graph) -> Graph:
+    """``graph`` without the nodes no output depends on (primitives are pure, so they can go).
+
+    Inputs stay as they are, so the graph's signature does not change.
+    """
+    live = {v.id for v in graph.outputs}
+    kept: list[Node] = []
+    for n in reversed(graph.nodes):
+        if n.out.id in live:
+            kept.append(n)
+            live.update(v.id for v in n.inputs)
+    if len(kept) == len(graph.nodes):
+        return graph
+    kept.reverse()
+    return Graph(graph.inputs, kept, graph.outputs)
+
+
+__all__ = ["Var", "Node", "Graph", "format_graph", "eval_graph", "dce"]

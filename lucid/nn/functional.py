@@ -976,8 +976,9 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
         )
     valid = target != ignore_index
     safe_t = _ops.where(valid, target, 0)
-    with no_grad():
-        bad = _ops.logical_and(valid, _ops.logical_or(safe_t < 0, safe_t >= n_classes))
+    if target.is_concrete:  # a traced target's values are unknown until run: not checked
+        t = target._data
+        bad = (t != ignore_index) & ((t < 0) | (t >= n_classes))
         if bool(bad.any()):
             raise IndexError(f"nll_loss: target values must be in [0, {n_classes}) or equal "
                              f"ignore_index={ignore_index}")

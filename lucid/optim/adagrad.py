@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .. import creation as _creation
 from ..autograd import no_grad
-from .optimizer import Optimizer, _addcdiv_, _addcmul_, _new_step, _params_with_grad
+from .optimizer import Optimizer, _addcdiv_, _addcmul_, _new_step, _params_with_grad, _state_like
 
 __all__ = ["Adagrad"]
 
@@ -55,7 +54,7 @@ class Adagrad(Optimizer):
     def _init_state(self, p: Any, group: dict[str, Any]) -> None:
         state = self.state[p]
         state["step"] = _new_step()
-        state["sum"] = _creation.full_like(p, group["initial_accumulator_value"])
+        state["sum"] = _state_like(p, group["initial_accumulator_value"])
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a parameter group and create its parameters' state at once.
@@ -79,7 +78,8 @@ class Adagrad(Optimizer):
             for p in _params_with_grad(group):
                 state = self.state[p]
                 state["step"].add_(1)
-                step = state["step"].item()
+                step = state["step"]
+                step = step.item() if step.is_concrete else step  # symbolic inside lucid.jit
                 grad = -p.grad if group["maximize"] else p.grad
                 if weight_decay != 0:
                     grad = grad.add(p, alpha=weight_decay)

@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .. import creation as _creation
 from ..autograd import no_grad
 from ..ops import binary as _binary
-from .optimizer import Optimizer, _addcdiv_, _addcmul_, _lerp_, _new_step, _params_with_grad
+from .optimizer import (
+    Optimizer,
+    _addcdiv_,
+    _addcmul_,
+    _lerp_,
+    _new_step,
+    _params_with_grad,
+    _state_like,
+)
 
 __all__ = ["Adam", "AdamW"]
 
@@ -69,10 +76,10 @@ class Adam(Optimizer):
                 state = self.state[p]
                 if len(state) == 0:
                     state["step"] = _new_step()
-                    state["exp_avg"] = _creation.zeros_like(p)
-                    state["exp_avg_sq"] = _creation.zeros_like(p)
+                    state["exp_avg"] = _state_like(p)
+                    state["exp_avg_sq"] = _state_like(p)
                     if amsgrad:
-                        state["max_exp_avg_sq"] = _creation.zeros_like(p)
+                        state["max_exp_avg_sq"] = _state_like(p)
                 grad = -p.grad if group["maximize"] else p.grad
                 exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
                 state["step"].add_(1)
@@ -88,7 +95,11 @@ class Adam(Optimizer):
 
                 # The bias corrections are Python floats computed from the step count, as in
                 # torch's non-capturable path, so lr schedules see exactly torch's numbers.
-                step = state["step"].item()
+                step = state["step"]
+                if step.is_concrete:
+                    step = step.item()
+                # else: inside a lucid.jit trace the count is symbolic and the corrections
+                # are computed as tensors (torch's "capturable" formulation).
                 bias_correction1 = 1 - beta1**step
                 bias_correction2 = 1 - beta2**step
                 step_size = lr / bias_correction1

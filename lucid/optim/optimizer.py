@@ -17,9 +17,12 @@ from collections.abc import Callable, Iterable
 from itertools import chain
 from typing import Any
 
+import numpy as np
+
 from .. import creation as _creation
 from .. import dtypes as _dt
 from ..autograd import enable_grad, no_grad
+from ..jit import guards as _guards
 from ..tensor import Tensor
 
 __all__ = ["Optimizer", "required"]
@@ -47,7 +50,24 @@ def _scalar_dtype() -> _dt.DType:
 
 def _new_step() -> Tensor:
     """A fresh step counter: a 0-d tensor holding 0, like torch's ``state["step"]``."""
-    return _creation.zeros((), dtype=_scalar_dtype())
+    return _new_state((), _scalar_dtype())
+
+
+def _new_state(shape: tuple[int, ...], dtype: _dt.DType, fill: float = 0.0) -> Tensor:
+    """A new state tensor with real data, also when ``step`` runs inside a ``lucid.jit`` trace.
+
+    Created inside a trace, the tensor is read and updated by the traced step like any tensor
+    the step closes over, and its updates are written back after the call. Such a trace is
+    marked one-off (its plan runs once, uncached): the next call, which finds the state in
+    place, is the one that gets compiled.
+    """
+    _guards.one_off("an optimizer created its state")
+    return Tensor._make(np.full(shape, fill, dtype=dtype.np))
+
+
+def _state_like(p: Tensor, fill: float = 0.0) -> Tensor:
+    """A new state tensor shaped like parameter ``p`` (see :func:`_new_state`)."""
+    return _new_state(tuple(p.shape), p.dtype, fill)
 
 
 def _as_lucid(value: Any) -> Any:
@@ -199,10 +219,19 @@ class Optimizer:
 
     def _eval_closure(self, closure: Callable[[], Any] | None) -> Any:
         """Run ``closure`` with grad recording on (``step`` itself runs under no_grad)."""
+        # A compiled step bakes in the hyper-parameters (lr, momentum, ...): a scheduler that
+        # changes them makes lucid.jit trace the step again.
+        _guards.guard(self._hyperparameters)
         if closure is None:
             return None
         with enable_grad():
             return closure()
+
+    def _hyperparameters(self) -> tuple:
+        return tuple(
+            tuple((k, v) for k, v in sorted(g.items()) if k != "params")
+            for g in self.param_groups
+        )
 
     # ------------------------------------------------------------------ state dicts
 
@@ -319,7 +348,7 @@ def _addcmul_(t: Tensor, a: Tensor, b: Tensor, value: float = 1.0) -> Tensor:
 
 def _addcdiv_(t: Tensor, a: Tensor, b: Tensor, value: float = 1.0) -> Tensor:
     """``t += value * a / b`` in place (torch's ``addcdiv_``)."""
-    quot = a / b if value == 1 else a * value / b
+    quot = a / b if isinstance(value, (int, float)) and value == 1 else a * value / b
     return t.add_(quot)
 
 

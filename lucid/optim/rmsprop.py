@@ -5,9 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .. import creation as _creation
 from ..autograd import no_grad
-from .optimizer import Optimizer, _addcdiv_, _addcmul_, _lerp_, _new_step, _params_with_grad
+from .optimizer import (
+    Optimizer,
+    _addcdiv_,
+    _addcmul_,
+    _lerp_,
+    _new_step,
+    _params_with_grad,
+    _state_like,
+)
 
 __all__ = ["RMSprop"]
 
@@ -63,11 +70,11 @@ class RMSprop(Optimizer):
                 state = self.state[p]
                 if len(state) == 0:
                     state["step"] = _new_step()
-                    state["square_avg"] = _creation.zeros_like(p)
+                    state["square_avg"] = _state_like(p)
                     if momentum > 0:
-                        state["momentum_buffer"] = _creation.zeros_like(p)
+                        state["momentum_buffer"] = _state_like(p)
                     if group["centered"]:
-                        state["grad_avg"] = _creation.zeros_like(p)
+                        state["grad_avg"] = _state_like(p)
                 grad = -p.grad if group["maximize"] else p.grad
                 square_avg = state["square_avg"]
                 state["step"].add_(1)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..autograd import no_grad
-from .optimizer import Optimizer, _params_with_grad
+from .optimizer import Optimizer, _params_with_grad, _state_like
 
 __all__ = ["SGD"]
 
@@ -61,7 +61,8 @@ class SGD(Optimizer):
                     state = self.state[p]
                     buf = state.get("momentum_buffer")
                     if buf is None:
-                        buf = grad.detach().clone()
+                        buf = _state_like(p)
+                        buf.copy_(grad)
                         state["momentum_buffer"] = buf
                     else:
                         buf.mul_(momentum).add_(grad, alpha=1 - dampening)

@@ -1,0 +1,188 @@
+"""One measurement in its own process: ``python -m benchmarks.worker SPEC_JSON OUT_PATH``.
+
+SPEC_JSON holds ``workload``, ``impl``, ``samples``, ``threads`` and ``max_seconds``; the
+result is written as JSON to OUT_PATH (not stdout, which libraries print to):
+``{"status": "ok", "samples": [...], "check": [...], ...}``, or ``status`` ``"skipped"`` /
+``"error"`` with a ``reason``. The parent (:mod:`benchmarks.__main__`) has already set the
+thread-count environment variables, the CPU affinity and the cache folders of this process.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from .impls import Runner, UnavailableError, library_versions, make_runner
+from .workloads import WORKLOADS, Workload, make_batch
+
+WARMUP_MIN = 3  # untimed calls after the first two (which compile and check)
+
+
+def main(argv: list[str]) -> int:
+    spec = json.loads(argv[0])
+    out_path = argv[1]
+    try:
+        result = run(spec)
+    except UnavailableError as e:
+        result = {"status": "skipped", "reason": str(e), "unavailable": True}
+    except Exception as e:  # report, never crash the parent's table
+        reason = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+        if spec["impl"] == "torch_compile":
+            # torch.compile is a peer "where it works": a failure skips it, with the reason.
+            result = {"status": "skipped", "reason": f"torch.compile failed: {reason}"}
+        else:
+            result = {"status": "error", "reason": reason, "traceback": traceback.format_exc()}
+    result["versions"] = library_versions()
+    with open(out_path, "w") as f:
+        json.dump(result, f)
+    return 0
+
+
+def run(spec: dict[str, Any]) -> dict[str, Any]:
+    """Build the runner and take the samples the workload's ``measure`` asks for."""
+    workload = WORKLOADS[spec["workload"]]
+    impl = spec["impl"]
+    if impl.startswith("torch"):
+        import torch
+
+        torch.set_num_threads(spec["threads"])
+    runner = make_runner(impl, workload.model, workload.train)
+    measure: Callable[..., dict[str, Any]] = {
+        "steps": _steps,
+        "first_call": _first_call,
+        "rebatch": _rebatch,
+        "peak_memory": _peak_memory,
+    }[workload.measure]
+    return {"status": "ok", **measure(runner, workload, spec)}
+
+
+def _timed_call(runner: Runner, args: tuple[Any, ...]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = runner.call(*args)
+    runner.sync(out)
+    return time.perf_counter() - t0, out
+
+
+def _check(runner: Runner, args: tuple[Any, ...]) -> tuple[float, list[float]]:
+    """First call (timed: it includes any compilation) and the values to compare.
+
+    Train: the loss before and after one SGD step (forward, then backward + update agree);
+    inference: the sum of the logits.
+    """
+    first, out = _timed_call(runner, args)
+    values = [runner.value(out)]
+    if runner.train:
+        _, out = _timed_call(runner, args)
+        values.append(runner.value(out))
+    return first, values
+
+
+def _steps(runner: Runner, w: Workload, spec: dict[str, Any]) -> dict[str, Any]:
+    args = runner.args(*make_batch(w.model, w.batch))
+    first, check = _check(runner, args)
+    # Warm up: at least WARMUP_MIN calls and a tenth of the samples (caches, BLAS threads).
+    for _ in range(max(WARMUP_MIN, spec["samples"] // 10)):
+        _timed_call(runner, args)
+    times: list[float] = []
+    budget = spec["max_seconds"]
+    start = time.perf_counter()
+    for _ in range(spec["samples"]):
+        times.append(_timed_call(runner, args)[0] * 1e3)
+        # A slow implementation stops early (with at least 5 samples) to bound the run.
+        if len(times) >= 5 and time.perf_counter() - start > budget:
+            break
+    if spec.get("profile"):
+        _profile(runner, args, len(times), spec["profile"])
+    return {"samples": times, "first_ms": first * 1e3, "check": check}
+
+
+def _profile(runner: Runner, args: tuple[Any, ...], calls: int, path: str) -> None:
+    """Run ``calls`` more steps under cProfile (after the timing, which it would distort)."""
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(calls):
+        _timed_call(runner, args)
+    profiler.disable()
+    profiler.dump_stats(path)
+
+
+def _first_call(runner: Runner, w: Workload, spec: dict[str, Any]) -> dict[str, Any]:
+    args = runner.args(*make_batch(w.model, w.batch))
+    before, stats = runner.compiles(), runner.stats()
+    first, out = _timed_call(runner, args)
+    after = runner.compiles()
+    return {"samples": [first * 1e3], "check": [runner.value(out)],
+            "compiles": _diff(before, after), "extra": _stats_diff(stats, runner.stats())}
+
+
+def _rebatch(runner: Runner, w: Workload, spec: dict[str, Any]) -> dict[str, Any]:
+    args = runner.args(*make_batch(w.model, w.batch))
+    _, check = _check(runner, args)
+    for _ in range(WARMUP_MIN):
+        _timed_call(runner, args)
+    args2 = runner.args(*make_batch(w.model, w.batch2))
+    before, stats = runner.compiles(), runner.stats()
+    first, _ = _timed_call(runner, args2)
+    after = runner.compiles()
+    extra = _stats_diff(stats, runner.stats())
+    second, _ = _timed_call(runner, args2)
+    return {"samples": [first * 1e3], "check": check, "compiles": _diff(before, after),
+            "extra": {"second_call_ms": second * 1e3, **extra}}
+
+
+def _peak_memory(runner: Runner, w: Workload, spec: dict[str, Any]) -> dict[str, Any]:
+    """Growth of the peak resident set during one warm step, over the RSS just before it.
+
+    Library-neutral (counts NumPy, PyTorch and XLA allocations alike): the kernel's peak-RSS
+    mark is reset through /proc/self/clear_refs before each step; freed heap memory is first
+    handed back to the OS (malloc_trim), so memory cached by malloc from the previous step
+    does not hide the step's own needs.
+    """
+    args = runner.args(*make_batch(w.model, w.batch))
+    _, check = _check(runner, args)
+    for _ in range(WARMUP_MIN):
+        _timed_call(runner, args)
+    libc = ctypes.CDLL(None)
+    peaks: list[float] = []
+    base = 0
+    for _ in range(max(1, spec["samples"])):
+        gc.collect()
+        libc.malloc_trim(0)
+        base = _status_kib("VmRSS")
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        except OSError as e:
+            raise UnavailableError(f"cannot reset the peak-RSS mark ({e})") from e
+        _timed_call(runner, args)
+        peaks.append((_status_kib("VmHWM") - base) / 1024)
+    return {"samples": peaks, "check": check, "extra": {"rss_before_step_mib": base / 1024}}
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise UnavailableError(f"/proc/self/status has no {field}")
+
+
+def _stats_diff(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """What the library's counters moved by during the measured call."""
+    return {k: after[k] - before.get(k, 0) for k in after}
+
+
+def _diff(before: int | None, after: int | None) -> int | None:
+    return None if before is None or after is None else after - before
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,325 @@
+"""``lucid.jit``: trace a function (or a Module) once per input signature, optimize the graph,
+lower it to fused Numba kernels, and run the plan on later calls.
+
+The cache key of a call is the pytree structure of the arguments (static leaves by value), the
+shape, dtype and device of every tensor leaf, the static arguments, grad mode and the default
+dtype. Tensors the function reads from its closure (a module's parameters, optimizer state)
+are implicit inputs: each call passes their current values, so updates made after wrapping are
+seen without recompiling. Values the function writes in place (``p.grad``, an optimizer step,
+BatchNorm statistics) are outputs of the plan, written back after each call.
+
+Kernels are shape-generic, so a new batch size re-runs the (cheap) tracing and planning and
+finds every kernel already built.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import config, tree
+from .. import dtypes as _dt
+from ..autograd.graph import record as _record_tape
+from ..autograd.mode import is_grad_enabled, no_grad
+from ..ops.registry import primitive
+from ..tensor import Tensor
+from . import guards
+from .cache import STATS
+from .executor import FusedStep, Plan
+from .graph import format_graph
+from .trace import TracedFunction, trace
+
+
+class Lowered:
+    """What ``jitted.lower(*args)`` returns: the optimized graph, the generated source and the
+    number of generated kernels."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+
+    @property
+    def graph(self) -> str:
+        """The optimized graph, as text."""
+        return format_graph(self.plan.graph)
+
+    @property
+    def source(self) -> str:
+        """The generated Numba source of every fused kernel."""
+        return "\n\n".join(self.plan.sources)
+
+    @property
+    def kernels(self) -> int:
+        """How many fused kernels the plan runs."""
+        return self.plan.kernels
+
+    @property
+    def steps(self) -> list[str]:
+        """One line per step of the plan: a kernel or a primitive."""
+        return [s.name for s in self.plan.steps]
+
+
+class _Entry:
+    """One traced signature: the traced function, its plan, and (built on first need) the
+    plan of its backward graph, for eager autograd through a compiled forward."""
+
+    __slots__ = ("_bwd", "lifted_avals", "n_user_out", "out_grad", "plan", "recording", "traced")
+
+    def __init__(self, traced: TracedFunction, plan: Plan, out_grad: list[bool]) -> None:
+        self.traced = traced
+        self.plan = plan
+        self.lifted_avals = [(tuple(t.shape), t.dtype) for t in traced.lifted]
+        self.n_user_out = len(traced.out_pos)
+        # Which outputs carried autograd history when traced; a function that ran its own
+        # backward (it wrote .grad) hands back plain values, like an eager training step.
+        ran_backward = any(m.kind == "grad" for m in traced.mutations)
+        self.out_grad = [g and not ran_backward for g in out_grad]
+        self._bwd: dict[int, tuple[Any, Plan]] = {}
+
+    def backward_plan(self, index: int) -> tuple[Any, Plan]:
+        """Joint graph and plan for the cotangent of output ``index`` (inputs: the graph's
+        inputs and that cotangent; outputs: the graph's outputs and every input's gradient)."""
+        if index not in self._bwd:
+            from .autodiff import backward_graph
+
+            g = self.traced.graph
+            wrt = [i for i, v in enumerate(g.inputs) if v.aval.dtype.category == _dt.FLOAT]
+            joint = backward_graph(g, wrt)
+            self._bwd[index] = (joint, Plan(joint))
+        return self._bwd[index]
+
+    def valid(self) -> bool:
+        """The tensors read from the closure still have the shapes and dtypes traced with, and
+        the Python values the trace depended on (guards) are unchanged."""
+        return all(
+            tuple(t.shape) == s and t.dtype is d
+            for t, (s, d) in zip(self.traced.lifted, self.lifted_avals)
+        ) and self.recording.valid()
+
+
+def _jit_call_rule(*ins: Any, entry: _Entry, index: int) -> Any:
+    return entry.traced.graph.outputs[index].aval
+
+
+def _jit_call_impl(*arrays: np.ndarray, entry: _Entry, index: int) -> np.ndarray:
+    return entry.plan.run(list(arrays))[index]
+
+
+def _jit_call_vjp(g: Tensor, out: Any, *ins: Tensor, entry: _Entry, index: int) -> list[Any]:
+    from ..ops.constant import constant
+    from .graph import eval_graph
+
+    joint, plan = entry.backward_plan(index)
+    graph = entry.traced.graph
+    cts = [g if k == index else constant(0, v.aval.shape, v.aval.dtype)
+           for k, v in enumerate(graph.outputs)]
+    args = list(ins) + cts
+    n_out = len(graph.outputs)
+    if all(type(a._data) is np.ndarray for a in args) and not is_grad_enabled():
+        res = plan.run([a._data for a in args])
+        grads = [Tensor._make(r) for r in res[n_out:]]
+    else:  # create_graph or a surrounding trace: bind the primitives
+        grads = eval_graph(joint, args)[n_out:]
+    it = iter(grads)
+    return [next(it) if v.aval.dtype.category == _dt.FLOAT else None for v in graph.inputs]
+
+
+jit_call_p = primitive(
+    "jit_call",
+    shape_rule=_jit_call_rule,
+    impl=_jit_call_impl,
+    vjp=_jit_call_vjp,
+    doc="Output `index` of a jit-compiled function; its VJP runs the compiled backward graph.",
+)
+
+
+def _tape_inputs(flat_in: list[Tensor], mutations: Sequence[Any]) -> list[Tensor]:
+    """The inputs a tape node saves for a compiled call. A tensor the call then writes in place
+    (BatchNorm's running statistics) is saved as a copy of the value the call read: the write
+    would otherwise trip the tape's version check, and backward must replay the old value."""
+    written = {id(m.tensor(flat_in)) for m in mutations if m.kind == "data"}
+    if not written:
+        return flat_in
+    return [Tensor._make(t._data.copy(), t._device)
+            if id(t) in written and not t._requires_grad else t for t in flat_in]
+
+
+def _describe_key(key: Any) -> list[str]:
+    return [f"{tuple(s)}:{d.name}" for s, d, _ in key[1]]
+
+
+class Jitted:
+    """A jit-compiled function (see :func:`jit`)."""
+
+    def __init__(self, fn: Callable, static_argnums: Sequence[int] = (),
+                 static_argnames: Sequence[str] = (), donate_argnums: Sequence[int] = ()) -> None:
+        self.fn = fn
+        self.static_argnums = tuple(static_argnums)
+        self.static_argnames = tuple(static_argnames)
+        self.donate_argnums = tuple(donate_argnums)
+        self._cache: dict[Any, _Entry] = {}
+        functools.update_wrapper(self, fn)
+
+    # ------------------------------------------------------------------ keys
+
+    def _split(self, args: tuple, kwargs: dict) -> tuple[tuple, dict, tuple]:
+        static = tuple((i, args[i]) for i in self.static_argnums if i < len(args)) + tuple(
+            (k, kwargs[k]) for k in self.static_argnames if k in kwargs
+        )
+        dyn_args = tuple(None if i in self.static_argnums else a for i, a in enumerate(args))
+        dyn_kwargs = {k: (None if k in self.static_argnames else v) for k, v in kwargs.items()}
+        return dyn_args, dyn_kwargs, static
+
+    def _key(self, args: tuple, kwargs: dict) -> tuple[Any, list[Tensor]]:
+        dyn_args, dyn_kwargs, static = self._split(args, kwargs)
+        leaves, treedef = tree.flatten((dyn_args, dyn_kwargs))
+        tensors = [x for x in leaves if isinstance(x, Tensor)]
+        avals = tuple((tuple(t.shape), t.dtype, t._device) for t in tensors)
+        others = tuple(x for x in leaves if not isinstance(x, Tensor))
+        try:
+            hash(others)
+            hash(static)
+        except TypeError as e:
+            raise TypeError(f"jit: non-tensor arguments must be hashable (they are part of the "
+                            f"cache key): {e}") from None
+        key = (treedef, avals, others, static, is_grad_enabled(), _dt.get_default_dtype())
+        return key, tensors
+
+    # ------------------------------------------------------------------ compile and run
+
+    def _compile(self, args: tuple, kwargs: dict, key: Any) -> _Entry:
+        if config.log_compiles:
+            old = [k for k in self._cache if k[0] == key[0]]
+            reason = "first call" if not self._cache else (
+                f"argument shapes/dtypes changed to {_describe_key(key)} (cached: "
+                f"{[_describe_key(k) for k in old] or 'other structures'})"
+            )
+            print(f"lucid.jit: tracing {getattr(self.fn, '__qualname__', self.fn)}: {reason}",
+                  file=sys.stderr)
+        STATS.traces += 1
+        out_grad: list[bool] = []
+
+        def fn(*a: Any, **k: Any) -> Any:
+            out = self.fn(*a, **k)
+            out_grad.extend(t.requires_grad for t in tree.leaves(out) if isinstance(t, Tensor))
+            return out
+
+        with guards.recording() as rec:
+            traced = trace(fn, args, kwargs,
+                           name=f"jit of {getattr(self.fn, '__qualname__', '')}")
+        entry = _Entry(traced, Plan(traced.graph), out_grad)
+        entry.recording = rec
+        return entry
+
+    def _entry(self, args: tuple, kwargs: dict) -> tuple[_Entry, list[Tensor]]:
+        key, tensors = self._key(args, kwargs)
+        entry = self._cache.get(key)
+        if entry is None or not entry.valid():
+            entry = self._compile(args, kwargs, key)
+            if entry.recording.cacheable:
+                self._cache[key] = entry
+            elif config.log_compiles:
+                print(f"lucid.jit: not caching this trace ({'; '.join(entry.recording.reasons)})",
+                      file=sys.stderr)
+        else:
+            STATS.hits += 1
+        return entry, tensors
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if config.disable_jit:
+            return self.fn(*args, **kwargs)
+        entry, tensors = self._entry(args, kwargs)
+        tf = entry.traced
+        flat_in = tensors + list(tf.lifted)
+        inputs = [t._data for t in flat_in]
+        if any(type(a) is not np.ndarray for a in inputs):
+            # Inside another transform (grad, vmap, an outer jit): run the graph's primitives
+            # through the active interpreter.
+            from .graph import eval_graph
+
+            flat = eval_graph(tf.graph, flat_in)
+            tf.apply_mutations(flat, flat_in)
+            return tf.unflatten_outputs(flat[: entry.n_user_out])
+        outs = entry.plan.run(inputs)
+        flat = [Tensor._make(a) for a in outs]
+        if is_grad_enabled() and any(entry.out_grad) and any(t._requires_grad for t in flat_in):
+            # Eager autograd through a compiled call: each output gets one tape node whose VJP
+            # runs the compiled backward graph.
+            saved = _tape_inputs(flat_in, tf.mutations)
+            for k, (t, g) in enumerate(zip(flat, entry.out_grad)):
+                if g:
+                    _record_tape(jit_call_p, saved, {"entry": entry, "index": k}, t)
+        with no_grad():
+            tf.apply_mutations(flat, flat_in)
+        return tf.unflatten_outputs(flat[: entry.n_user_out])
+
+    def lower(self, *args: Any, **kwargs: Any) -> Lowered:
+        """Trace and plan for these arguments (compiling the kernels), without running."""
+        entry, _ = self._entry(args, kwargs)
+        return Lowered(entry.plan)
+
+    def clear_cache(self) -> None:
+        """Forget the traced plans (kernels stay in the kernel cache)."""
+        self._cache.clear()
+
+
+class JittedModule(Jitted):
+    """``lucid.jit(module)``: calls the module's forward through a compiled plan and otherwise
+    behaves like the module (attributes, ``named_parameters``, ``train``/``eval``)."""
+
+    def __init__(self, module: Any, **kwargs: Any) -> None:
+        self.module = module
+        super().__init__(lambda *a, **k: module(*a, **k), **kwargs)
+
+    def _key(self, args: tuple, kwargs: dict) -> tuple[Any, list[Tensor]]:
+        key, tensors = super()._key(args, kwargs)
+        modes = tuple(m.training for m in self.module.modules())
+        return (*key, modes), tensors
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["module"], name)
+
+    # Special methods skip __getattr__: forward the container protocol (Sequential, ModuleList).
+    def __getitem__(self, idx: Any) -> Any:
+        return self.module[idx]
+
+    def __len__(self) -> int:
+        return len(self.module)
+
+    def __iter__(self) -> Any:
+        return iter(self.module)
+
+    def __repr__(self) -> str:
+        return f"jit({self.module!r})"
+
+
+def jit(fn: Any = None, *, static_argnums: int | Sequence[int] = (),
+        static_argnames: str | Sequence[str] = (), donate_argnums: Sequence[int] = ()) -> Any:
+    """Compile ``fn`` (a function or an ``nn.Module``) with lucid's tracer and Numba.
+
+    Use as ``lucid.jit(f)``, ``@lucid.jit`` or ``@lucid.jit(static_argnums=...)``. Static
+    arguments are part of the cache key and are passed to the function as Python values.
+    ``LUCID_DISABLE_JIT=1`` (or ``lucid.config.disable_jit = True``) runs functions eagerly.
+    """
+    nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
+    names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+
+    def wrap(f: Any) -> Any:
+        # A Module (duck-typed: lucid.nn sits above lucid.jit) keeps its module interface.
+        if hasattr(f, "forward") and hasattr(f, "named_parameters") and hasattr(f, "modules"):
+            return JittedModule(f, static_argnums=nums, static_argnames=names,
+                                donate_argnums=donate_argnums)
+        return Jitted(f, nums, names, donate_argnums)
+
+    return wrap if fn is None else wrap(fn)
+
+
+def stats() -> dict[str, int]:
+    """Counts of traces, kernel compilations, disk-cache loads and cache hits."""
+    return STATS.as_dict()
+
+
+__all__ = ["jit", "Jitted", "JittedModule", "Lowered", "stats", "FusedStep"]

@@ -1,0 +1,179 @@
+"""Execution plans: an optimized graph lowered to a list of steps over NumPy arrays.
+
+A step is either a fused kernel (a group of elementwise nodes compiled by Numba, see
+:mod:`lucid.jit.codegen_cpu`) or one coarse primitive run by its implementation (matmul through
+BLAS, convolution through its Numba kernels, reductions and transcendental functions through
+NumPy). Running a plan touches no Tensor, no tape and no shape rule: the Python work per step is
+a list lookup and a call. Values are freed as soon as their last consumer has run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from . import cache
+from .codegen_cpu import group_source
+from .graph import Graph, Node, Var
+from .passes import Group, fusion_groups, optimize
+
+
+class FusedStep:
+    """Run one generated kernel: inputs and outputs are slots of the value table."""
+
+    __slots__ = ("flat", "ins", "name", "nd", "out_dtypes", "outs", "shape", "source")
+
+    def __init__(self, module: Any, ins: list[int], outs: list[int], out_dtypes: list[Any],
+                 shape: tuple[int, ...], name: str, source: str) -> None:
+        self.flat = module.flat
+        self.nd = module.nd
+        self.ins, self.outs, self.out_dtypes = ins, outs, out_dtypes
+        self.shape = shape
+        self.name = name
+        self.source = source
+
+    def run(self, env: list[Any]) -> None:
+        arrays = [env[i] for i in self.ins]
+        shape = arrays[0].shape if arrays else self.shape
+        # Operands all in one memory order (C, or Fortran, as transposed gradients arrive) run
+        # as one flat loop over memory; anything else (broadcast views) runs the n-d kernel.
+        if all(a.flags.c_contiguous for a in arrays):
+            order = "C"
+        elif all(a.flags.f_contiguous for a in arrays):
+            order = "F"
+        else:
+            order = ""
+        outs = [np.empty(shape, dtype=d, order=order or "C") for d in self.out_dtypes]
+        size = outs[0].size
+        if size:
+            if order:
+                cache.call_kernel(self.flat, size, *(a.ravel(order="K") for a in arrays),
+                                  *(o.ravel(order="K") for o in outs))
+            else:
+                cache.call_kernel(self.nd, shape, *arrays, *outs)
+        for i, o in zip(self.outs, outs):
+            env[i] = o
+
+
+class PrimStep:
+    """Run one primitive's implementation on arrays."""
+
+    __slots__ = ("dtype", "impl", "ins", "name", "out", "params", "shape")
+
+    def __init__(self, node: Node, ins: list[int], out: int) -> None:
+        self.impl: Callable[..., np.ndarray] = node.prim.impl
+        self.ins, self.out = ins, out
+        self.params = node.params
+        self.dtype = node.out.aval.dtype.np
+        self.shape = node.out.aval.shape
+        self.name = node.prim.name
+
+    def run(self, env: list[Any]) -> None:
+        r = self.impl(*(env[i] for i in self.ins), **self.params)
+        if type(r) is not np.ndarray or r.dtype != self.dtype:
+            r = np.asarray(r, dtype=self.dtype)
+        env[self.out] = r
+
+
+class Plan:
+    """A graph lowered for execution on the CPU."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = optimize(graph)
+        g = self.graph
+        slot: dict[int, int] = {}
+
+        def slot_of(v: Var) -> int:
+            if v.id not in slot:
+                slot[v.id] = len(slot)
+            return slot[v.id]
+
+        for v in g.inputs:
+            slot_of(v)
+        groups = fusion_groups(g)
+        consts = {n.out.id: n for n in g.nodes if n.prim.name == "full"}
+        users: dict[int, int] = {}
+        for n in g.nodes:
+            for v in n.inputs:
+                users[v.id] = users.get(v.id, 0) + 1
+        out_ids = {v.id for v in g.outputs}
+
+        self.steps: list[Any] = []
+        self.sources: list[str] = []
+        emitted: set[int] = set()
+        for i, n in enumerate(g.nodes):
+            grp = groups.get(i)
+            if grp is None:
+                if n.prim.name == "full" and n.out.id not in out_ids and all(
+                    self._only_fused_users(g, groups, n.out.id)
+                ):
+                    continue  # inlined into every kernel that reads it
+                self.steps.append(PrimStep(n, [slot_of(v) for v in n.inputs], slot_of(n.out)))
+                continue
+            if id(grp) in emitted:
+                continue
+            emitted.add(id(grp))
+            self.steps.append(self._fused(grp, g, consts, slot_of, out_ids))
+        self.n_slots = len(slot)
+        self.in_slots = [slot[v.id] for v in g.inputs]
+        self.out_slots = [slot[v.id] for v in g.outputs]
+        self._plan_frees(out_ids, slot)
+
+    @staticmethod
+    def _only_fused_users(g: Graph, groups: dict[int, Group], vid: int) -> list[bool]:
+        return [i in groups for i, n in enumerate(g.nodes) if any(v.id == vid for v in n.inputs)]
+
+    def _fused(self, grp: Group, g: Graph, consts: dict[int, Node], slot_of: Callable,
+               out_ids: set[int]) -> FusedStep:
+        inside = {n.out.id for n in grp.nodes}
+        ins: list[Var] = []
+        seen: set[int] = set()
+        for n in grp.nodes:
+            for v in n.inputs:
+                if v.id not in inside and v.id not in consts and v.id not in seen:
+                    seen.add(v.id)
+                    ins.append(v)
+        used_outside = set(out_ids)
+        for n in g.nodes:
+            if n.out.id in inside:
+                continue
+            used_outside.update(v.id for v in n.inputs)
+        outs = [n.out for n in grp.nodes if n.out.id in used_outside]
+        name = f"fused_{len(self.steps)}"
+        source = group_source(grp, ins, outs, name, consts)
+        module = cache.load_module(source)
+        self.sources.append(source)
+        return FusedStep(module, [slot_of(v) for v in ins], [slot_of(v) for v in outs],
+                         [v.aval.dtype.np for v in outs], grp.shape, name, source)
+
+    def _plan_frees(self, out_ids: set[int], slot: dict[int, int]) -> None:
+        """After each step, which slots hold values nobody needs any more."""
+        keep = {slot[i] for i in out_ids}
+        last: dict[int, int] = {}
+        for k, st in enumerate(self.steps):
+            for s in st.ins:
+                last[s] = k
+        self.frees: list[list[int]] = [[] for _ in self.steps]
+        for s, k in last.items():
+            if s not in keep:
+                self.frees[k].append(s)
+
+    @property
+    def kernels(self) -> int:
+        """How many generated kernels the plan runs."""
+        return sum(isinstance(s, FusedStep) for s in self.steps)
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        env: list[Any] = [None] * self.n_slots
+        for s, a in zip(self.in_slots, inputs):
+            env[s] = a
+        for st, frees in zip(self.steps, self.frees):
+            st.run(env)
+            for s in frees:
+                env[s] = None
+        return [env[s] for s in self.out_slots]
+
+
+__all__ = ["Plan", "FusedStep", "PrimStep"]

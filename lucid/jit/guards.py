@@ -1,0 +1,71 @@
+"""Guards: Python values a traced function read, which a cached plan depends on.
+
+A plan bakes in every Python value the function read while it was traced: an optimizer's
+learning rate, whether its state existed yet. Code that reads such a value inside a trace
+registers a *guard* (a function returning the value now); a cached plan is reused only while
+every guard still returns what it returned when traced, else the function is traced again. Code
+that creates persistent state during a trace (an optimizer's first step) marks the trace
+*one-off*: its plan runs once and is not cached, and the next call, with the state in place, is
+the one that gets compiled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Any, Callable, Iterator
+
+
+class Recording:
+    """What one trace noted: guards (getter, value) and whether it may be cached."""
+
+    def __init__(self) -> None:
+        self.guards: list[tuple[Callable[[], Any], Any]] = []
+        self.cacheable = True
+        self.reasons: list[str] = []
+
+    def valid(self) -> bool:
+        """Every guard still holds."""
+        return all(get() == value for get, value in self.guards)
+
+
+class _Stack(threading.local):
+    def __init__(self) -> None:
+        self.items: list[Recording] = []
+
+
+_stack = _Stack()
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[Recording]:
+    """Collect the guards noted while tracing (used by ``lucid.jit``)."""
+    rec = Recording()
+    _stack.items.append(rec)
+    try:
+        yield rec
+    finally:
+        _stack.items.pop()
+
+
+def active() -> bool:
+    """Whether a jit trace is collecting guards now."""
+    return bool(_stack.items)
+
+
+def guard(getter: Callable[[], Any]) -> Any:
+    """Note that the trace depends on ``getter()``; returns its current value."""
+    value = getter()
+    if _stack.items:
+        _stack.items[-1].guards.append((getter, value))
+    return value
+
+
+def one_off(reason: str) -> None:
+    """Note that this trace must not be cached (it creates persistent state)."""
+    if _stack.items:
+        _stack.items[-1].cacheable = False
+        _stack.items[-1].reasons.append(reason)
+
+
+__all__ = ["Recording", "recording", "guard", "one_off", "active"]
