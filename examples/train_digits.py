@@ -14,6 +14,7 @@ import argparse
 import os
 import tempfile
 import time
+from typing import Any
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -81,8 +82,8 @@ def random_shift(x: lucid.Tensor, max_shift: int = 1) -> lucid.Tensor:
 
 
 @lucid.no_grad()
-def evaluate(model: nn.Module, loader: DataLoader) -> float:
-    """Accuracy of ``model`` over ``loader``."""
+def evaluate(model: Any, loader: DataLoader) -> float:
+    """Accuracy of ``model`` (a module, or a ``lucid.jit``-compiled one) over ``loader``."""
     model.eval()
     correct = total = 0
     for x, y in loader:
@@ -97,6 +98,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--eager", action="store_true", help="run without lucid.jit")
     parser.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "digits_cnn.lucid"),
                         help="where to write the checkpoint")
     args = parser.parse_args()
@@ -114,6 +116,20 @@ def main() -> None:
     optimizer = lucid.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = lucid.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
 
+    def train_step(x: lucid.Tensor, y: lucid.Tensor) -> tuple[lucid.Tensor, lucid.Tensor]:
+        """One PyTorch-style step; returns the loss and the number of correct predictions."""
+        optimizer.zero_grad()
+        logits = model(x)
+        loss = loss_fn(logits, y)
+        loss.backward()
+        optimizer.step()
+        return loss, (logits.argmax(1) == y).sum()
+
+    # lucid.jit traces the whole step (forward, backward, Adam update, BatchNorm statistics)
+    # into one graph and runs it as fused Numba kernels; --eager runs it op by op instead.
+    step = train_step if args.eager else lucid.jit(train_step)
+    eval_model = model if args.eager else lucid.jit(model)
+
     for epoch in range(1, args.epochs + 1):
         model.train()
         start = time.perf_counter()
@@ -121,23 +137,19 @@ def main() -> None:
         running = 0.0
         bar = tqdm(train_loader, desc=f"epoch {epoch:2d}/{args.epochs}", leave=False)
         for x, y in bar:
-            optimizer.zero_grad()
-            logits = model(random_shift(x))
-            loss = loss_fn(logits, y)
-            loss.backward()
-            optimizer.step()
+            loss, hits = step(random_shift(x), y)
             n = y.shape[0]
             seen += n
             running += loss.item() * n
-            correct += int((logits.argmax(1) == y).sum().item())
+            correct += int(hits.item())
             bar.set_postfix(loss=f"{running / seen:.3f}", acc=f"{correct / seen:.3f}")
         scheduler.step()
         elapsed = time.perf_counter() - start
-        test_acc = evaluate(model, test_loader)
+        test_acc = evaluate(eval_model, test_loader)
         print(f"epoch {epoch:2d}  loss {running / seen:.4f}  train acc {correct / seen:.3f}  "
               f"test acc {test_acc:.3f}  {elapsed:.2f} s/epoch")
 
-    final_acc = evaluate(model, test_loader)
+    final_acc = evaluate(eval_model, test_loader)
     lucid.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "epoch": args.epochs}, args.out)
     print(f"saved checkpoint to {args.out}")

@@ -26,6 +26,14 @@ def _tracing() -> bool:
     return _registry.current_interpreter() is not None
 
 
+def _random(shape: tuple[int, ...], dtype: DType, dist: str, a: float, b: float,
+            generator: Any) -> Tensor:
+    # Under a trace, samples are a graph node drawn afresh each time the graph runs.
+    from .ops.constant import random
+
+    return random(shape, dtype, dist, a, b, generator)
+
+
 def _constant(value: Any, shape: tuple[int, ...], dtype: DType) -> Tensor:
     # Under a trace, constants become ``full`` nodes instead of captured arrays.
     from .ops.constant import constant
@@ -201,6 +209,8 @@ def rand(*args: Any, size: Any = None, generator: Generator | None = None, dtype
     """Uniform samples in [0, 1)."""
     d = _sample_dtype(dtype, "rand")
     shape = _size(args if size is None else (size,), "rand")
+    if _tracing() and not requires_grad:
+        return _random(shape, d, "uniform", 0.0, 1.0, generator)
     arr = numpy_rng(generator).random(shape, dtype=np.float64).astype(d.np)
     return _finish(arr, device, requires_grad, "rand")
 
@@ -210,6 +220,8 @@ def randn(*args: Any, size: Any = None, generator: Generator | None = None, dtyp
     """Standard normal samples."""
     d = _sample_dtype(dtype, "randn")
     shape = _size(args if size is None else (size,), "randn")
+    if _tracing() and not requires_grad:
+        return _random(shape, d, "normal", 0.0, 1.0, generator)
     arr = numpy_rng(generator).standard_normal(shape).astype(d.np)
     return _finish(arr, device, requires_grad, "randn")
 
@@ -252,6 +264,8 @@ def uniform(size: Sequence[int], low: float = 0.0, high: float = 1.0, *, dtype: 
             generator: Generator | None = None) -> Tensor:
     """Samples from U(low, high)."""
     d = _sample_dtype(dtype, "uniform")
+    if _tracing():
+        return _random(tuple(size), d, "uniform", low, high, generator)
     arr = numpy_rng(generator).uniform(low, high, _size(tuple(size), "uniform")).astype(d.np)
     return Tensor._make(arr)
 
@@ -260,6 +274,8 @@ def normal(size: Sequence[int], mean: float = 0.0, std: float = 1.0, *, dtype: A
            generator: Generator | None = None) -> Tensor:
     """Samples from N(mean, std^2)."""
     d = _sample_dtype(dtype, "normal")
+    if _tracing():
+        return _random(tuple(size), d, "normal", mean, std, generator)
     arr = numpy_rng(generator).normal(mean, std, _size(tuple(size), "normal")).astype(d.np)
     return Tensor._make(arr)
 

@@ -80,14 +80,19 @@ def _target() -> str:
 
 
 _kernel_dir: str | None = None
+_kernel_root: str | None = None  # the cache_dir() that _kernel_dir was made for
 
 
 def kernel_dir() -> str:
     """The folder for this lucid / Numba / NumPy / CPU combination."""
-    global _kernel_dir
-    if _kernel_dir is None or not _kernel_dir.startswith(cache_dir()):
+    global _kernel_dir, _kernel_root
+    root = cache_dir()
+    # Compared exactly (not as a prefix: ``/tmp/c1`` is a prefix of ``/tmp/c10/...``), so a
+    # changed LUCID_CACHE_DIR always takes effect.
+    if _kernel_dir is None or _kernel_root != root:
         tag = hashlib.sha256(_target().encode()).hexdigest()[:16]
-        _kernel_dir = os.path.join(cache_dir(), "kernels", tag)
+        _kernel_dir = os.path.join(root, "kernels", tag)
+        _kernel_root = root
     os.makedirs(_kernel_dir, exist_ok=True)
     return _kernel_dir
 

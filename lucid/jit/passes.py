@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ops.constant import EFFECTFUL
 from ..ops.registry import PRIMITIVES, Elementwise, ShapedArray
 from .graph import Graph, Node, Var
 
@@ -43,6 +44,8 @@ def dce(graph: Graph) -> Graph:
 
 
 def _key(n: Node) -> Any:
+    if n.prim.name in EFFECTFUL:  # two draws are two different values
+        return None
     try:
         params = tuple(sorted(n.params.items()))
         hash(params)
@@ -201,15 +204,47 @@ def _permuted(shape: tuple[int, ...], perm: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(shape[p] for p in perm)
 
 
+def hoist_views(graph: Graph) -> Graph:
+    """Move each view node (reshape, broadcast_to, permute, ...) up to just after the producer
+    of its input.
+
+    A kernel is emitted where its group's first node stands, so a node can join a group only
+    if its other inputs exist by then; a parameter's ``reshape``/``broadcast_to`` (BatchNorm's
+    scale and shift) traced after that point would split the kernel. Views cost no memory or
+    time, so running them early loses nothing; every other node keeps its place.
+    """
+    position = {n.out.id: i for i, n in enumerate(graph.nodes)}
+    anchor: dict[int, int] = {}  # view var id -> index of the node it runs after (-1: start)
+    after: dict[int, list[Node]] = {}
+    for i, n in enumerate(graph.nodes):
+        if not n.prim.view:
+            continue
+        a = -1
+        for v in n.inputs:
+            if v.id in position:
+                a = max(a, anchor.get(v.id, position[v.id]))
+        anchor[n.out.id] = a
+        after.setdefault(a, []).append(n)
+    if not anchor:
+        return graph
+    nodes = list(after.get(-1, []))
+    for i, n in enumerate(graph.nodes):
+        if n.out.id not in anchor:
+            nodes.append(n)
+            nodes.extend(after.get(i, []))
+    return Graph(graph.inputs, nodes, graph.outputs)
+
+
 def optimize(graph: Graph) -> Graph:
-    """The standard pipeline: simplify, fold, CSE, transposed products, then dead code."""
+    """The standard pipeline: simplify, fold, CSE, transposed products, dead code, then views
+    hoisted next to their inputs."""
     g = simplify(graph)
     g = fold_constants(g)
     g = cse(g)
     g = simplify(g)
     g = transpose_products(g)
     g = simplify(g)
-    return dce(g)
+    return hoist_views(dce(g))
 
 
 # ----------------------------------------------------------------------------- fusion
@@ -243,13 +278,16 @@ def fusible(n: Node) -> bool:
 def fusion_groups(graph: Graph) -> dict[int, Group]:
     """Map node index -> its fusion group, for every fusible node.
 
-    A node joins the group of one of its producers when it has that group's shape and each of
-    its other inputs is a graph input, in the group already, or computed before the group's
-    first node (so it cannot depend on the group: no cycle). ``full`` constants never start a
-    group on their own; they are folded into their consumers' kernels.
+    A node joins a group of its shape when each of its inputs is a graph input, in the group
+    already, or computed before the group's first node (where the kernel runs; so the node
+    cannot depend on the group: no cycle). It tries the groups of its producers first, then the
+    latest group of its shape (independent updates of same-shaped values, such as BatchNorm's
+    two running statistics, share one loop). ``full`` constants never start a group on their
+    own; they are folded into their consumers' kernels.
     """
     position = {n.out.id: i for i, n in enumerate(graph.nodes)}
     group_of: dict[int, Group] = {}  # var id -> group
+    latest: dict[tuple[int, ...], Group] = {}  # shape -> the group that grew last
     result: dict[int, Group] = {}
     for i, n in enumerate(graph.nodes):
         if not fusible(n) or n.prim.name == "full":
@@ -257,6 +295,8 @@ def fusion_groups(graph: Graph) -> dict[int, Group]:
         shape = n.out.aval.shape
         candidates = [group_of[v.id] for v in n.inputs if v.id in group_of
                       and group_of[v.id].shape == shape]
+        if shape in latest:
+            candidates.append(latest[shape])
         chosen = None
         for g in candidates:
             ok = all(
@@ -271,9 +311,10 @@ def fusion_groups(graph: Graph) -> dict[int, Group]:
             chosen = Group([], i)
         chosen.nodes.append(n)
         group_of[n.out.id] = chosen
+        latest[shape] = chosen
         result[i] = chosen
     return result
 
 
-__all__ = ["dce", "cse", "fold_constants", "simplify", "optimize", "fusion_groups", "Group",
-           "FUSIBLE"]
+__all__ = ["dce", "cse", "fold_constants", "simplify", "hoist_views", "optimize", "fusion_groups",
+           "Group", "FUSIBLE"]
