@@ -17,7 +17,7 @@ from .. import creation as _creation
 from .. import dtypes as _dt
 from .. import ops as _ops
 from ..autograd.mode import no_grad
-from ..errors import ShapeError
+from ..errors import ShapeError, TracerError
 from ..ops import promotion as _promotion
 from ..ops.activation import log_softmax, softmax
 from ..ops.shape import pad
@@ -402,8 +402,15 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     ``max + 1`` when -1)."""
     if tensor.dtype.is_floating_point or tensor.dtype is _dt.bool_:
         raise TypeError(f"one_hot: expected an integer index tensor, got {tensor.dtype}")
-    if tensor.numel():
-        lo, hi = int(tensor.min().item()), int(tensor.max().item())
+    if not tensor.is_concrete:
+        if num_classes < 0:
+            raise TracerError(
+                "one_hot: num_classes must be given when the indices are traced (under "
+                "lucid.jit, grad or vmap) — the largest class cannot be read from symbolic "
+                "values"
+            )
+    elif tensor.numel():
+        lo, hi = int(tensor._data.min()), int(tensor._data.max())
         if lo < 0:
             raise ValueError(f"one_hot: class values must be non-negative, got {lo}")
         if num_classes < 0:
@@ -661,7 +668,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
             scores = scores + attn_mask
     with no_grad():
         dead = scores.amax(-1, keepdim=True) == float("-inf")
-    if bool(dead.any()):
+    if not dead.is_concrete or bool(dead.any()):  # traced: always take the guarded path
         # Rows with nothing to attend to: softmax over zeros instead (finite), output zeros.
         attn = _ops.where(dead, 0.0, softmax(_ops.where(dead, 0.0, scores), -1))
     else:
