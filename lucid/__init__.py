@@ -8,6 +8,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+# Before anything imports NumPy: let OpenBLAS use this CPU's AVX-512 kernels (see _blas.py).
+from . import _blas
+
+_blas.configure()
+
 from . import errors
 from .dtypes import (
     DType, bool_, double, float16, float32, float64, get_default_dtype, half, int8, int16,
