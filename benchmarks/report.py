@@ -13,6 +13,8 @@ from .workloads import IMPLS, WORKLOADS, Workload
 # Two implementations agree when their check values (losses, sums of logits) are within this.
 CHECK_RTOL = 1e-3
 CHECK_ATOL = 1e-4
+# A row's note warns when other processes kept this many CPUs busy while it was timed.
+BUSY_CPUS = 0.25
 
 
 def summarize(workload: Workload, impl: str, raw: list[dict[str, Any]]) -> dict[str, Any]:
@@ -40,7 +42,9 @@ def summarize(workload: Workload, impl: str, raw: list[dict[str, Any]]) -> dict[
         row["first_call_ms"] = raw[0]["first_ms"]
     extra = [r["extra"] for r in raw if r.get("extra")]
     if extra:
-        row["extra"] = {k: statistics.median(e[k] for e in extra) for k in extra[0]}
+        # Medians over the processes; the neighbours' load by its worst round (a warning).
+        row["extra"] = {k: (max if k == "other_cpus" else statistics.median)(e[k] for e in extra)
+                        for k in extra[0]}
     flops = workload.flops
     row["gflops"] = flops / (row["median"] * 1e-3) / 1e9 if flops else None
     return row
@@ -48,14 +52,16 @@ def summarize(workload: Workload, impl: str, raw: list[dict[str, Any]]) -> dict[
 
 def add_ratios(rows: list[dict[str, Any]]) -> None:
     """Set each ok row's ``ratio``: its median over the best median among the reference peers
-    of its workload (None when no reference peer has a result)."""
+    of its workload (None when no reference peer has a result); and ``ratio_min``, the same
+    with the minimums (less sensitive to the load of a shared machine)."""
     for name in {r["workload"] for r in rows}:
         w = WORKLOADS[name]
         mine = [r for r in rows if r["workload"] == name and r["status"] == "ok"]
-        refs = [r["median"] for r in mine if r["impl"] in w.reference]
-        best = min(refs) if refs else None
-        for r in mine:
-            r["ratio"] = r["median"] / best if best else None
+        refs = [r for r in mine if r["impl"] in w.reference]
+        for key, out in (("median", "ratio"), ("min", "ratio_min")):
+            best = min((r[key] for r in refs), default=None)
+            for r in mine:
+                r[out] = r[key] / best if best else None
 
 
 def check_agreement(rows: list[dict[str, Any]]) -> list[str]:
@@ -96,14 +102,16 @@ def format_table(rows: list[dict[str, Any]], meta: dict[str, Any], notes: list[s
     head = ", ".join(f"{k} {v}" for k, v in versions.items())
     lines = [f"threads {meta['threads']}, float32, {meta['cpu']} ({meta['cpu_count']} cpus); "
              f"{head}"]
-    cols = ("workload", "implementation", "median", "min", "unit", "ratio", "GFLOP/s", "target",
-            "notes")
+    cols = ("workload", "implementation", "median", "min", "unit", "ratio", "ratio(min)",
+            "GFLOP/s", "notes")
     table = [cols]
     for r in rows:
         if r["status"] != "ok":
             continue
         w = WORKLOADS[r["workload"]]
-        note = []
+        note = [f"target {w.target}"] if w.target and r["impl"] == w.target_impl else []
+        if r.get("extra", {}).get("other_cpus", 0) >= BUSY_CPUS:
+            note.append(f"others busy {r['extra']['other_cpus']:.1f} cpus")
         if r.get("compiles") is not None:
             note.append(f"compiles {r['compiles']}")
         if "second_call_ms" in r.get("extra", {}):
@@ -117,18 +125,24 @@ def format_table(rows: list[dict[str, Any]], meta: dict[str, Any], notes: list[s
             note.append(f"RSS before {r['extra']['rss_before_step_mib']:.0f} MiB")
         table.append((
             r["workload"], r["label"], _num(r["median"]), _num(r["min"]), r["unit"],
-            _num(r.get("ratio")), _num(r.get("gflops")),
-            w.target if r["impl"] == w.target_impl else "", ", ".join(note),
+            _num(r.get("ratio")), _num(r.get("ratio_min")), _num(r.get("gflops")),
+            ", ".join(note),
         ))
     widths = [max(len(str(row[i])) for row in table) for i in range(len(cols))]
-    right = {2, 3, 5, 6}
+    right = {2, 3, 5, 6, 7}
     for row in table:
         cells = [str(c).rjust(widths[i]) if i in right else str(c).ljust(widths[i])
                  for i, c in enumerate(row)]
         lines.append("  ".join(cells).rstrip())
-    lines.append("ratio = median / best median among the reference peers: torch eager, "
-                 "torch.compile, jax.jit; compile_cold, compile_warm, rebatch: torch.compile, "
-                 "jax.jit; eager_mlp_b64_train: torch eager.")
+    lines.append("ratio = median / best median among the reference peers (ratio(min): the same "
+                 "with the minimums): torch eager, torch.compile, jax.jit; for compile_cold, "
+                 "compile_warm, rebatch: torch.compile, jax.jit; for eager_mlp_b64_train: "
+                 "torch eager.")
+    busy = [r["extra"]["other_cpus"] for r in rows if "other_cpus" in r.get("extra", {})]
+    if busy and max(busy) >= BUSY_CPUS:
+        lines.append(f"other processes kept up to {max(busy):.1f} of {meta['cpu_count']} CPUs "
+                     "busy while timing (notes column): multi-threaded BLAS calls slow down "
+                     "badly then; the min columns are the steadier comparison.")
     lines.extend(notes)
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import json
+import os
 import sys
 import time
 import traceback
@@ -91,15 +92,56 @@ def _steps(runner: Runner, w: Workload, spec: dict[str, Any]) -> dict[str, Any]:
         _timed_call(runner, args)
     times: list[float] = []
     budget = spec["max_seconds"]
+    load = _OtherLoad()
     start = time.perf_counter()
     for _ in range(spec["samples"]):
         times.append(_timed_call(runner, args)[0] * 1e3)
         # A slow implementation stops early (with at least 5 samples) to bound the run.
         if len(times) >= 5 and time.perf_counter() - start > budget:
             break
+    others = load.cpus()
     if spec.get("profile"):
         _profile(runner, args, len(times), spec["profile"])
-    return {"samples": times, "first_ms": first * 1e3, "check": check}
+    return {"samples": times, "first_ms": first * 1e3, "check": check,
+            "extra": {} if others is None else {"other_cpus": others}}
+
+
+class _OtherLoad:
+    """How many CPUs other processes kept busy meanwhile: the machine is shared, and a busy
+    neighbour slows multi-threaded BLAS calls by large factors (threads wait for each other).
+
+    System-wide busy time from /proc/stat (including time stolen by the hypervisor) minus this
+    process's own CPU time, over the wall time; None where /proc/stat is unreadable.
+    """
+
+    def __init__(self) -> None:
+        self.busy, self.own, self.wall = _system_busy(), _own_cpu(), time.perf_counter()
+
+    def cpus(self) -> float | None:
+        busy = _system_busy()
+        if busy is None or self.busy is None:
+            return None
+        wall = time.perf_counter() - self.wall
+        if wall < 0.05:  # below a few clock ticks the estimate is noise
+            return None
+        return max(0.0, ((busy - self.busy) - (_own_cpu() - self.own)) / wall)
+
+
+def _system_busy() -> float | None:
+    """Seconds all CPUs together spent busy since boot (user, nice, system, irq, steal)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    guest = sum(fields[8:10])  # guest time is already counted in user time
+    return (sum(fields) - idle - guest) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
 
 
 def _profile(runner: Runner, args: tuple[Any, ...], calls: int, path: str) -> None:

@@ -56,9 +56,9 @@ def test_harness_runs_the_tiny_workloads_and_writes_json(tmp_path: Path) -> None
         assert r["gflops"] > 0
         assert len(r["check"]) == (2 if WORKLOADS[workload].train else 1)
         if HAS_TORCH:
-            assert r["ratio"] > 0
+            assert r["ratio"] > 0 and r["ratio_min"] > 0
             if impl == "torch":  # the only reference peer here: the best by definition
-                assert r["ratio"] == pytest.approx(1.0)
+                assert r["ratio"] == pytest.approx(1.0) == r["ratio_min"]
         else:
             assert r["ratio"] is None
     if HAS_TORCH:  # the same weights and data: the losses agree, no "check:" note
@@ -107,13 +107,15 @@ def test_report_ratios_checks_and_skips() -> None:
     assert (lucid["median"], lucid["min"]) == (3.0, 2.0)
     assert lucid["ratio"] == pytest.approx(6.0) and torch["ratio"] == pytest.approx(2.5)
     assert jax["ratio"] == pytest.approx(1.0)
+    assert lucid["ratio_min"] == pytest.approx(4.0) and jax["ratio_min"] == pytest.approx(1.0)
     assert lucid["gflops"] == pytest.approx(w.flops / 3e-3 / 1e9)
     assert compiled["status"] == "skipped" and "ratio" not in compiled
     lines = check_agreement(rows)
     assert len(lines) == 1 and "jax.jit" in lines[0] and "disagree" in lines[0]
     meta = {"threads": 2, "cpu": "cpu", "cpu_count": 2, "versions": {}}
     text = format_table(rows, meta, lines)
-    assert "mlp_b64_train" in text and "6.00" in text and "disagree" in text
+    assert "mlp_b64_train" in text and "6.00" in text and "4.00" in text
+    assert "disagree" in text and "target <= 1.0" not in text  # lucid.jit has no row here
 
 
 def test_shared_weights_and_flops() -> None:

@@ -276,8 +276,13 @@ class JittedModule(Jitted):
 
     def _key(self, args: tuple, kwargs: dict) -> tuple[Any, list[Tensor]]:
         key, tensors = super()._key(args, kwargs)
-        modes = tuple(m.training for m in self.module.modules())
-        return (*key, modes), tensors
+        mods = list(self.module.modules())
+        modes = tuple(m.training for m in mods)
+        # A parameter or buffer *replaced* by another tensor (``m.weight = Parameter(...)``)
+        # is a different input, not an update: its identity is part of the key.
+        held = tuple(id(t) for m in mods for d in (m._parameters, m._buffers)
+                     for t in d.values())
+        return (*key, modes, held), tensors
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__dict__["module"], name)

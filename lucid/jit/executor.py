@@ -119,6 +119,10 @@ class Plan:
         self.n_slots = len(slot)
         self.in_slots = [slot[v.id] for v in g.inputs]
         self.out_slots = [slot[v.id] for v in g.outputs]
+        # Outputs that CSE or simplification merged into one value (``return a * 2, a * 2``)
+        # are distinct tensors eagerly; each repeat gets its own copy, so writing to one in
+        # place leaves the other alone.
+        self.copy_outs = [k for k, s in enumerate(self.out_slots) if s in self.out_slots[:k]]
         self._plan_frees(out_ids, slot)
 
     @staticmethod
@@ -173,7 +177,10 @@ class Plan:
             st.run(env)
             for s in frees:
                 env[s] = None
-        return [env[s] for s in self.out_slots]
+        outs = [env[s] for s in self.out_slots]
+        for k in self.copy_outs:
+            outs[k] = outs[k].copy()
+        return outs
 
 
 __all__ = ["Plan", "FusedStep", "PrimStep"]

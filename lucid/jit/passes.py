@@ -216,7 +216,7 @@ def hoist_views(graph: Graph) -> Graph:
     position = {n.out.id: i for i, n in enumerate(graph.nodes)}
     anchor: dict[int, int] = {}  # view var id -> index of the node it runs after (-1: start)
     after: dict[int, list[Node]] = {}
-    for i, n in enumerate(graph.nodes):
+    for n in graph.nodes:
         if not n.prim.view:
             continue
         a = -1
@@ -271,8 +271,17 @@ class Group:
         return self.nodes[0].out.aval.shape
 
 
+# Numba has no float16 arithmetic on the CPU: such nodes run through NumPy.
+_NO_KERNEL_DTYPES = {"float16"}
+
+
 def fusible(n: Node) -> bool:
-    return n.prim.name in FUSIBLE and isinstance(n.prim.lowering, Elementwise)
+    """Whether ``n`` can be part of a generated kernel."""
+    return (
+        n.prim.name in FUSIBLE and isinstance(n.prim.lowering, Elementwise)
+        and n.out.aval.dtype.name not in _NO_KERNEL_DTYPES
+        and all(v.aval.dtype.name not in _NO_KERNEL_DTYPES for v in n.inputs)
+    )
 
 
 def fusion_groups(graph: Graph) -> dict[int, Group]:
