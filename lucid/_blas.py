@@ -34,7 +34,7 @@ def configure() -> str | None:
         return None
     if "numpy" in sys.modules:
         return None  # too late: OpenBLAS has chosen its kernels
-    if _NEEDED <= cpu_flags():
+    if cpu_flags() >= _NEEDED:
         os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
         return "SkylakeX"
     return None
