@@ -270,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
         "oneshot_repeats": args.oneshot_repeats, "cpu": _cpu_name(),
         "cpu_count": os.cpu_count(), "cpus_used": harness.cpus,
         "versions": dict(sorted(harness.versions.items())),
+        # What the workers ran with: thread counts, and BLAS / compiler settings passed through.
+        "env": {k: v for k, v in sorted(harness.env.items())
+                if k.startswith(("OPENBLAS_", "MKL_", "OMP_", "VECLIB_", "XLA_", "NUMBA_",
+                                 "LUCID_", "TORCHINDUCTOR_", "JAX_"))},
         "argv": sys.argv[1:] if argv is None else argv,
     }
     print(format_table(rows, meta, notes))

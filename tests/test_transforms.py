@@ -613,3 +613,30 @@ def test_disable_jit_from_the_environment():
                          timeout=120, cwd=ROOT)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ok"
+
+
+def test_jacobians_of_pytree_arguments_and_outputs():
+    """jacrev/jacfwd over a dict of parameters and a dict of outputs: blocks are nested output
+    structure outside, argument structure inside, each of shape out.shape + in.shape."""
+    lucid.manual_seed(0)
+    p = {"w": lucid.randn(2, 3, dtype=lucid.float64), "b": lucid.randn(2, dtype=lucid.float64)}
+    x = lucid.randn(3, dtype=lucid.float64)
+
+    def g(p, x):
+        return {"y": p["w"] @ x + p["b"], "s": (p["w"] ** 2).sum()}
+
+    jr, jf = lucid.jacrev(g)(p, x), lucid.jacfwd(g)(p, x)
+    assert jr["y"]["w"].shape == (2, 2, 3) and jr["y"]["b"].shape == (2, 2)
+    assert jr["s"]["w"].shape == (2, 3) and jr["s"]["b"].shape == (2,)
+    for k in jr:
+        for kk in jr[k]:
+            np.testing.assert_allclose(jr[k][kk].numpy(), jf[k][kk].numpy(), atol=1e-12)
+    # Analytic blocks: dy/db = I, dy_i/dw_jk = [i == j] x_k, ds/dw = 2 w, ds/db = 0.
+    np.testing.assert_allclose(jr["y"]["b"].numpy(), np.eye(2))
+    expected = np.einsum("ij,k->ijk", np.eye(2), x.numpy())
+    np.testing.assert_allclose(jr["y"]["w"].numpy(), expected)
+    np.testing.assert_allclose(jr["s"]["w"].numpy(), 2 * p["w"].numpy())
+    np.testing.assert_allclose(jr["s"]["b"].numpy(), 0)
+    # argnums as a tuple: the inner structure is the tuple of arguments.
+    both = lucid.jacrev(g, argnums=(0, 1))(p, x)
+    np.testing.assert_allclose(both["y"][1].numpy(), p["w"].numpy())

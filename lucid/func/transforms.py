@@ -299,50 +299,99 @@ def _single_tensor(x: Any, op: str) -> Tensor:
     return x
 
 
+def _flat_problem(fn: Callable, args: tuple, nums: tuple[int, ...], op: str
+                  ) -> tuple[list[Tensor], Any, Callable[..., Tensor], list[Any]]:
+    """The Jacobian problem as ``h(*in_leaves) -> y``: ``in_leaves`` are the tensor leaves of
+    the differentiated arguments, ``y`` every output leaf flattened and concatenated. Returns
+    (in_leaves, in_treedef, h, box) where ``box`` receives ``(out_treedef, out_shapes)``."""
+    diff = tuple(args[i] for i in nums)
+    in_leaves, in_td = tree.flatten(diff)
+    for x in in_leaves:
+        if not isinstance(x, Tensor):
+            raise LucidError(f"{op}: the differentiated arguments must be (pytrees of) tensors, "
+                             f"found {type(x).__name__}")
+    box: list[Any] = []
+
+    def h(*xs: Tensor) -> Tensor:
+        out = fn(*_substitute(args, nums, tree.unflatten(in_td, list(xs))))
+        leaves, out_td = tree.flatten(out)
+        if not leaves or any(not isinstance(o, Tensor) for o in leaves):
+            raise LucidError(f"{op}: {fn_name(fn)} must return (a pytree of) tensors")
+        if not box:
+            box.append((out_td, [tuple(o.shape) for o in leaves]))
+        dtype = leaves[0].dtype
+        from ..ops.shape import cat
+
+        return cat([o.reshape(-1) if o.dtype is dtype else o.reshape(-1).to(dtype)
+                    for o in leaves], 0)
+
+    return in_leaves, in_td, h, box
+
+
+def _assemble(blocks: list[list[Tensor]], in_td: Any, box: list[Any], argnums: Any) -> Any:
+    """Jacobian blocks ``blocks[out_leaf][in_leaf]`` into the output structure (outer) of the
+    differentiated arguments' structure (inner), as JAX returns them."""
+    out_td, _ = box[0]
+    inner = [tree.unflatten(in_td, row) for row in blocks]
+    if isinstance(argnums, int):
+        inner = [x[0] for x in inner]
+    return tree.unflatten(out_td, inner)
+
+
+def _split_rows(mat: Tensor, out_shapes: list[tuple[int, ...]], in_shape: tuple[int, ...]
+                ) -> list[Tensor]:
+    """Rows of an ``(N_out, n_in)`` Jacobian cut per output leaf and reshaped."""
+    blocks, start = [], 0
+    for shape in out_shapes:
+        n = 1
+        for d in shape:
+            n *= d
+        blocks.append(mat[start:start + n].reshape(shape + in_shape))
+        start += n
+    return blocks
+
+
 def jacrev(fn: Callable, argnums: int | Sequence[int] = 0) -> Callable:
-    """The Jacobian of tensor-valued ``fn`` by reverse mode: shape ``out.shape + x.shape``."""
+    """The Jacobian of ``fn`` by reverse mode (one VJP per output element, vectorised with
+    ``vmap``). For a tensor ``x`` and output ``y`` it has shape ``y.shape + x.shape``; pytree
+    arguments and outputs give a pytree of blocks, output structure outside."""
 
     def jac(*args: Any) -> Any:
         nums = _argnums_tuple(argnums, len(args), "jacrev")
-
-        def partial(*diff: Tensor) -> Tensor:
-            return fn(*_substitute(args, nums, diff))
-
-        diff = tuple(_single_tensor(args[i], "jacrev") for i in nums)
-        out, vjp_fn = vjp(partial, *diff)
-        out = _single_tensor(out, "jacrev")
-        n = out.numel()
-        basis = _eye_basis(n, tuple(out.shape), out.dtype)
-        rows = vmap(vjp_fn)(basis)  # one row of the Jacobian per output element
-        jacs = tuple(r.reshape(tuple(out.shape) + tuple(d.shape)) for r, d in zip(rows, diff))
-        return jacs[0] if isinstance(argnums, int) else jacs
+        in_leaves, in_td, h, box = _flat_problem(fn, args, nums, "jacrev")
+        y, vjp_fn = vjp(h, *in_leaves)
+        basis = _eye_basis(y.numel(), tuple(y.shape), y.dtype)
+        rows = vmap(vjp_fn)(basis)  # per input leaf: (N_out, *leaf.shape)
+        out_shapes = box[0][1]
+        per_in = [_split_rows(r.reshape((y.numel(), -1)), out_shapes, tuple(x.shape))
+                  for r, x in zip(rows, in_leaves)]
+        blocks = [[per_in[j][k] for j in range(len(in_leaves))] for k in range(len(out_shapes))]
+        return _assemble(blocks, in_td, box, argnums)
 
     return jac
 
 
 def jacfwd(fn: Callable, argnums: int | Sequence[int] = 0) -> Callable:
-    """The Jacobian of tensor-valued ``fn`` by forward mode: shape ``out.shape + x.shape``."""
+    """The Jacobian of ``fn`` by forward mode (one JVP per input element, vectorised with
+    ``vmap``); same layout as :func:`jacrev`."""
 
     def jac(*args: Any) -> Any:
         nums = _argnums_tuple(argnums, len(args), "jacfwd")
-        results = []
-        for i in nums:
-            x = _single_tensor(args[i], "jacfwd")
+        in_leaves, in_td, h, box = _flat_problem(fn, args, nums, "jacfwd")
+        columns = []
+        for j, x in enumerate(in_leaves):
 
-            def along(t: Tensor, i: int = i, x: Tensor = x) -> Tensor:
-                def partial(xi: Tensor) -> Tensor:
-                    full = list(args)
-                    full[i] = xi
-                    return fn(*full)
-
-                return jvp(partial, (x,), (t,))[1]
+            def along(t: Tensor, j: int = j) -> Tensor:
+                tangents = [t if k == j else constant(0, tuple(v.shape), v.dtype)
+                            for k, v in enumerate(in_leaves)]
+                return jvp(h, tuple(in_leaves), tuple(tangents))[1]
 
             basis = _eye_basis(x.numel(), tuple(x.shape), x.dtype)
-            cols = vmap(along)(basis)  # (n_in, *out.shape): one column per input element
-            out_shape = tuple(cols.shape[1:])
-            jac = cols.movedim(0, -1) if out_shape else cols
-            results.append(jac.reshape(out_shape + tuple(x.shape)))
-        return results[0] if isinstance(argnums, int) else tuple(results)
+            columns.append(vmap(along)(basis).mT)  # (N_out, n_in)
+        out_shapes = box[0][1]
+        per_in = [_split_rows(c, out_shapes, tuple(x.shape)) for c, x in zip(columns, in_leaves)]
+        blocks = [[per_in[j][k] for j in range(len(in_leaves))] for k in range(len(out_shapes))]
+        return _assemble(blocks, in_td, box, argnums)
 
     return jac
 
