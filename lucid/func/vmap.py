@@ -518,8 +518,11 @@ def _flat_batched_args(fn: Callable, args: tuple, in_axes: Any
     return flat, next(iter(sizes))
 
 
-def vmap(fn: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
+def vmap(fn: Callable, in_axes: Any = 0, out_axes: Any = 0, *, in_dims: Any = None,
+         out_dims: Any = None) -> Callable:
     """Vectorise ``fn`` over a batch dimension of its arguments.
+
+    ``in_dims`` / ``out_dims`` are ``torch.func.vmap``'s names for ``in_axes`` / ``out_axes``.
 
     ``in_axes`` is an int (every tensor argument batched along that dim; negative counts from
     the end), None (not batched), or a tuple with one entry per positional argument, each an
@@ -534,6 +537,10 @@ def vmap(fn: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
     tracing and itself. With ``lucid.config.disable_jit`` it calls ``fn`` per example and
     stacks the results instead (for debugging).
     """
+    if in_dims is not None:
+        in_axes = in_dims
+    if out_dims is not None:
+        out_axes = out_dims
 
     @functools.wraps(fn, updated=())
     def vectorized(*args: Any, **kwargs: Any) -> Any:
