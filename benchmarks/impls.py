@@ -144,13 +144,14 @@ class LucidRunner(Runner):
 
 
 class TorchRunner(Runner):
-    def __init__(self, model: str, train: bool, compile: bool) -> None:
+    def __init__(self, model: str, train: bool, compile: bool, threads: int) -> None:
         try:
             import torch
         except ImportError as e:
             raise UnavailableError(f"PyTorch is not installed ({e})") from e
         import torch.nn as nn
 
+        torch.set_num_threads(threads)
         self._torch = torch
         net = _sequential(nn, model)
         _load(net, init_params(model), torch.from_numpy, torch.no_grad)
@@ -325,12 +326,16 @@ def _load(net: Any, params: dict[str, np.ndarray], convert: Callable[[np.ndarray
             p.copy_(convert(params[name].copy()))
 
 
-def make_runner(impl: str, model: str, train: bool) -> Runner:
-    """Build ``impl``'s runner for ``model`` (raises :class:`UnavailableError` if it cannot run)."""
+def make_runner(impl: str, model: str, train: bool, threads: int) -> Runner:
+    """Build ``impl``'s runner for ``model`` (raises :class:`UnavailableError` if it cannot run).
+
+    ``threads`` is applied where a library takes it at run time (PyTorch); the others read
+    it from the environment the harness set before the process started.
+    """
     if impl in ("lucid", "lucid_jit"):
         return LucidRunner(model, train, jit=impl == "lucid_jit")
     if impl in ("torch", "torch_compile"):
-        return TorchRunner(model, train, compile=impl == "torch_compile")
+        return TorchRunner(model, train, compile=impl == "torch_compile", threads=threads)
     if impl == "jax":
         return JaxRunner(model, train)
     raise ValueError(f"unknown implementation {impl!r}")

@@ -100,8 +100,11 @@ def format_table(rows: list[dict[str, Any]], meta: dict[str, Any], notes: list[s
     """The printed report: a header line, one row per measured pair, then notes."""
     versions = meta.get("versions", {})
     head = ", ".join(f"{k} {v}" for k, v in versions.items())
+    # Settings that change the BLAS kernels (OPENBLAS_CORETYPE, ...), beyond the thread counts.
+    settings = ", ".join(f"{k}={v}" for k, v in meta.get("env", {}).items()
+                         if not k.endswith(("_NUM_THREADS", "_MAXIMUM_THREADS")))
     lines = [f"threads {meta['threads']}, float32, {meta['cpu']} ({meta['cpu_count']} cpus); "
-             f"{head}"]
+             f"{head}" + (f"; {settings}" if settings else "")]
     cols = ("workload", "implementation", "median", "min", "unit", "ratio", "ratio(min)",
             "GFLOP/s", "notes")
     table = [cols]

@@ -48,12 +48,7 @@ def main(argv: list[str]) -> int:
 def run(spec: dict[str, Any]) -> dict[str, Any]:
     """Build the runner and take the samples the workload's ``measure`` asks for."""
     workload = WORKLOADS[spec["workload"]]
-    impl = spec["impl"]
-    if impl.startswith("torch"):
-        import torch
-
-        torch.set_num_threads(spec["threads"])
-    runner = make_runner(impl, workload.model, workload.train)
+    runner = make_runner(spec["impl"], workload.model, workload.train, spec["threads"])
     measure: Callable[..., dict[str, Any]] = {
         "steps": _steps,
         "first_call": _first_call,

@@ -29,11 +29,18 @@ def cpu_flags() -> set[str]:
 
 
 def configure() -> str | None:
-    """Set ``OPENBLAS_CORETYPE`` if that can still take effect; returns what was set."""
+    """Set ``OPENBLAS_CORETYPE`` if that can still take effect; returns what was set.
+
+    Also caps how long OpenBLAS's idle worker threads spin after a GEMM
+    (``OPENBLAS_THREAD_TIMEOUT``, unless set): between lucid's GEMMs the Python code that
+    dispatches the next ops needs that core, and on a 2-core machine with any other load a
+    spinning pool made eager steps 2-3x slower in measurements.
+    """
+    if "numpy" in sys.modules:
+        return None  # too late: OpenBLAS has read its settings
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
     if os.environ.get("LUCID_BLAS_CORETYPE", "1") == "0" or "OPENBLAS_CORETYPE" in os.environ:
         return None
-    if "numpy" in sys.modules:
-        return None  # too late: OpenBLAS has chosen its kernels
     if cpu_flags() >= _NEEDED:
         os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
         return "SkylakeX"

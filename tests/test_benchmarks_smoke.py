@@ -69,19 +69,22 @@ def test_harness_runs_the_tiny_workloads_and_writes_json(tmp_path: Path) -> None
     assert "tiny_b1_train" in data["stdout"] and "lucid eager" in data["stdout"]
 
 
-def test_missing_library_is_skipped_with_a_line(tmp_path: Path) -> None:
-    # A shadowing ``jax`` package that fails to import stands for JAX not being installed.
+@pytest.mark.parametrize(("package", "impl", "label"),
+                         [("jax", "jax", "jax.jit"), ("torch", "torch", "torch eager")])
+def test_missing_library_is_skipped_with_a_line(tmp_path: Path, package: str, impl: str,
+                                                label: str) -> None:
+    # A shadowing package that fails to import stands for the library not being installed.
     fake = tmp_path / "fake"
-    (fake / "jax").mkdir(parents=True)
-    (fake / "jax" / "__init__.py").write_text("raise ImportError('no jax here')\n")
+    (fake / package).mkdir(parents=True)
+    (fake / package / "__init__.py").write_text(f"raise ImportError('no {package} here')\n")
     env = dict(os.environ, PYTHONPATH=str(fake))
-    data = _run(tmp_path, "--workloads", "tiny_b1_infer,tiny_b1_train", "--impl", "jax",
+    data = _run(tmp_path, "--workloads", "tiny_b1_infer,tiny_b1_train", "--impl", impl,
                 "--repeats", "2", "--rounds", "1", env=env)
     assert data["returncode"] == 0
     assert [r["status"] for r in data["results"]] == ["skipped", "skipped"]
     assert "not installed" in data["results"][0]["reason"]
-    assert any(n.startswith("skipped jax.jit") for n in data["notes"]), data["notes"]
-    assert "skipped jax.jit" in data["stdout"]
+    assert any(n.startswith(f"skipped {label}") for n in data["notes"]), data["notes"]
+    assert f"skipped {label}" in data["stdout"]
 
 
 def test_unknown_names_are_refused(tmp_path: Path) -> None:

@@ -170,6 +170,9 @@ def run_backward(
                 node.freed = True
 
         # What is left in ``grads`` are the leaves' cotangents (and outputs that were leaves).
+        # A cotangent computed by this pass, held by no other leaf and by nobody outside (not a
+        # seed the caller passed, not a view), is stored without a copy.
+        foreign = {id(g) for g in grad_outputs}
         for leaf, g in grads.items():
             if type(leaf) is Node:
                 continue
@@ -177,7 +180,10 @@ def run_backward(
                 if id(leaf) in targets:
                     captured[id(leaf)] = g
             elif leaf._requires_grad:
-                leaf.grad = _store(leaf.grad, g, create_graph)
+                owned = id(g) not in foreign and type(g._data) is np.ndarray and \
+                    g._data.base is None and g._data.flags.writeable
+                foreign.add(id(g))
+                leaf.grad = _store(leaf.grad, g, create_graph, owned)
 
     if inputs is None:
         return None
@@ -198,11 +204,12 @@ def _check_ct(node: Node, leaf: Tensor, ct: Tensor) -> None:
         )
 
 
-def _store(old: Tensor | None, g: Tensor, create_graph: bool) -> Tensor:
+def _store(old: Tensor | None, g: Tensor, create_graph: bool, owned: bool = False) -> Tensor:
     """Accumulate ``g`` into a ``.grad`` slot.
 
     Without create_graph the stored gradient gets its own writable buffer: the same cotangent
     object may flow to several leaves (``a + b``), and optimizers write into ``.grad`` in place.
+    ``owned`` says ``g``'s buffer is already private to this slot, so no copy is needed.
     """
     from ..tensor import Tensor
 
@@ -213,6 +220,8 @@ def _store(old: Tensor | None, g: Tensor, create_graph: bool) -> Tensor:
         if old is None:
             return g if create_graph else g.detach()
         return old + g
+    if old is None and owned:
+        return Tensor._make(g._data, g._device)
     if old is None or old.grad_fn is not None or old.dtype is not g.dtype:
         data = np.array(g._data, dtype=g._data.dtype, copy=True, order="C")
         return Tensor._make(data if old is None else old._data + data, g._device)
