@@ -196,18 +196,20 @@ def _from_numba_cache(e: BaseException) -> bool:
 def call_kernel(fn: Any, *args: Any) -> Any:
     """Call a Numba dispatcher, counting compilations and disk-cache loads; a broken cache
     entry for it is cleared and the call retried (the kernel is then recompiled)."""
-    before = len(fn.signatures)
+    # ``overloads`` is a dict: its length is O(1), unlike the ``signatures`` list built on
+    # every access; this check runs once per kernel call of every plan.
+    before = len(fn.overloads)
     try:
         out = fn(*args)
     except Exception as e:  # a corrupt Numba cache file surfaces here on first call
-        if len(fn.signatures) != before or not _from_numba_cache(e):
+        if len(fn.overloads) != before or not _from_numba_cache(e):
             raise
         warnings.warn(f"lucid: Numba cache for {fn.__name__} failed to load ({e}); recompiling",
                       RuntimeWarning, stacklevel=2)
         fn._cache.flush()
         fn.enable_caching()
         out = fn(*args)
-    if len(fn.signatures) != before:
+    if len(fn.overloads) != before:
         stats = fn.stats
         if sum(stats.cache_hits.values()) > getattr(fn, "_lucid_hits", 0):
             fn._lucid_hits = sum(stats.cache_hits.values())

@@ -495,8 +495,15 @@ def apply_mutations(mutations: Sequence[Mutation], flat_out: Sequence[Tensor],
         else:
             # Like the in-place updates it replays (optimizer steps, running statistics, run
             # under no_grad), the write carries no autograd history: a parameter stays a leaf.
-            with no_grad():
-                target._assign(flat_out[m.index].detach(), "traced in-place update")
+            value = flat_out[m.index]
+            dst, src = target._data, value._data
+            if (type(dst) is np.ndarray and type(src) is np.ndarray and dst.flags.writeable
+                    and dst.shape == src.shape and dst.dtype == src.dtype):
+                np.copyto(dst, src)  # the common case (a compiled step), without dispatch
+                target._vc.value += 1
+            else:
+                with no_grad():
+                    target._assign(value.detach(), "traced in-place update")
 
 
 def _tensors_in(obj: Any, out: list[Tensor], depth: int = 0) -> None:
