@@ -575,3 +575,27 @@ def test_jitted_torch_style_sgd_momentum_step_equals_eager():
 
 def test_jitted_torch_style_adam_step_equals_eager():
     _torch_style_steps(lambda ps: lucid.optim.Adam(ps, lr=0.01))
+
+
+def test_buffers_are_reused_across_calls_without_aliasing_outputs():
+    """Intermediate kernel outputs go back to the plan's pool and are reused by later calls;
+    outputs handed to the caller are never pooled (writing into one changes nothing else)."""
+    def f(x, y):
+        a = (x * y).relu()          # fused, then consumed by the matmul: a pooled buffer
+        b = a @ y.mT
+        c = (b + 1.0) * 2.0         # fused, returned: never pooled
+        return c, (c - 1.0).abs()   # both outputs
+
+    x, y = lucid.randn(8, 5), lucid.randn(8, 5)
+    jf = lucid.jit(f)
+    first = [t.numpy().copy() for t in jf(x, y)]
+    plan = jf.lower(x, y).plan
+    assert sum(len(v) for v in plan._pool.values()) > 0
+    for _ in range(3):
+        c, d = jf(x, y)
+        np.testing.assert_allclose(c.numpy(), first[0], rtol=1e-6)
+        np.testing.assert_allclose(d.numpy(), first[1], rtol=1e-6)
+        c.numpy()[...] = 0.0  # the caller owns its outputs
+    want = f(x, y)
+    for got, ref in zip(jf(x, y), want):
+        np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-5, atol=1e-6)

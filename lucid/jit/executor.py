@@ -9,6 +9,7 @@ a list lookup and a call. Values are freed as soon as their last consumer has ru
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -34,7 +35,7 @@ class FusedStep:
         self.name = name
         self.source = source
 
-    def run(self, env: list[Any]) -> None:
+    def run(self, env: list[Any], pool: dict) -> None:
         arrays = [env[i] for i in self.ins]
         shape = arrays[0].shape if arrays else self.shape
         # Operands all in one memory order (C, or Fortran, as transposed gradients arrive) run
@@ -45,7 +46,11 @@ class FusedStep:
             order = "F"
         else:
             order = ""
-        outs = [np.empty(shape, dtype=d, order=order or "C") for d in self.out_dtypes]
+        o = order or "C"
+        outs = []
+        for d in self.out_dtypes:
+            free = pool.get((shape, d, o))
+            outs.append(free.pop() if free else np.empty(shape, dtype=d, order=o))
         size = outs[0].size
         if size:
             if order:
@@ -70,7 +75,7 @@ class PrimStep:
         self.shape = node.out.aval.shape
         self.name = node.prim.name
 
-    def run(self, env: list[Any]) -> None:
+    def run(self, env: list[Any], pool: dict) -> None:
         r = self.impl(*(env[i] for i in self.ins), **self.params)
         if type(r) is not np.ndarray or r.dtype != self.dtype:
             r = np.asarray(r, dtype=self.dtype)
@@ -124,6 +129,9 @@ class Plan:
         # place leaves the other alone.
         self.copy_outs = [k for k, s in enumerate(self.out_slots) if s in self.out_slots[:k]]
         self._plan_frees(out_ids, slot)
+        self._plan_reuse(g, out_ids, slot)
+        self._pool: dict[tuple, list[np.ndarray]] = {}
+        self._lock = threading.Lock()
 
     @staticmethod
     def _only_fused_users(g: Graph, groups: dict[int, Group], vid: int) -> list[bool]:
@@ -164,17 +172,60 @@ class Plan:
             if s not in keep:
                 self.frees[k].append(s)
 
+    def _plan_reuse(self, g: Graph, out_ids: set[int], slot: dict[int, int]) -> None:
+        """Buffer reuse by liveness: a fused kernel's output buffer goes back to a pool (kept
+        across calls) once its value and every view of it are dead, and later kernels that
+        need a buffer of that shape, dtype and layout take it from there instead of
+        allocating. Primitive steps allocate for themselves; a view step's output shares its
+        input's buffer, so it keeps that buffer alive."""
+        node_of = {slot[n.out.id]: n for n in g.nodes if n.out.id in slot}
+        root: dict[int, int] = {}
+        for st in self.steps:
+            if isinstance(st, FusedStep):
+                for o in st.outs:
+                    root[o] = o
+            else:
+                n = node_of.get(st.out)
+                if n is not None and n.prim.view and st.ins and st.ins[0] in root:
+                    root[st.out] = root[st.ins[0]]
+        kept = {slot[i] for i in out_ids}
+        last: dict[int, int] = {}
+        for k, st in enumerate(self.steps):
+            for sl in st.ins:
+                last[sl] = k
+        members: dict[int, list[int]] = {}
+        for sl, r in root.items():
+            members.setdefault(r, []).append(sl)
+        self.releases: list[list[int]] = [[] for _ in self.steps]
+        for r, sls in members.items():
+            if any(sl in kept for sl in sls) or any(sl not in last for sl in sls):
+                continue
+            self.releases[max(last[sl] for sl in sls)].append(r)
+
     @property
     def kernels(self) -> int:
         """How many generated kernels the plan runs."""
         return sum(isinstance(s, FusedStep) for s in self.steps)
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        with self._lock:  # the buffer pool belongs to the plan: one run at a time
+            return self._run(inputs)
+
+    def _run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         env: list[Any] = [None] * self.n_slots
         for s, a in zip(self.in_slots, inputs):
             env[s] = a
-        for st, frees in zip(self.steps, self.frees):
-            st.run(env)
+        pool = self._pool
+        buffers: dict[int, np.ndarray] = {}
+        for st, frees, releases in zip(self.steps, self.frees, self.releases):
+            st.run(env, pool)
+            if releases or type(st) is FusedStep:
+                for o in getattr(st, "outs", ()):
+                    buffers[o] = env[o]
+                for r in releases:
+                    b = buffers.pop(r)
+                    pool.setdefault((b.shape, b.dtype, "F" if b.flags.f_contiguous
+                                     and not b.flags.c_contiguous else "C"), []).append(b)
             for s in frees:
                 env[s] = None
         outs = [env[s] for s in self.out_slots]
