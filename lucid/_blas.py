@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import sys
 
-_NEEDED = {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"}
+NEEDED = {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"}
 
 
 def cpu_flags() -> set[str]:
@@ -41,10 +41,10 @@ def configure() -> str | None:
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
     if os.environ.get("LUCID_BLAS_CORETYPE", "1") == "0" or "OPENBLAS_CORETYPE" in os.environ:
         return None
-    if cpu_flags() >= _NEEDED:
+    if cpu_flags() >= NEEDED:
         os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
         return "SkylakeX"
     return None
 
 
-__all__ = ["configure", "cpu_flags"]
+__all__ = ["configure", "cpu_flags", "NEEDED"]

@@ -14,7 +14,6 @@ import math
 import warnings
 
 import numpy as np
-from scipy import special as _special
 
 from .. import creation as _creation
 from ..autograd.mode import no_grad
@@ -43,6 +42,17 @@ _LINEAR_FNS = (
     "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
 )
 
+
+
+def _erfinv(u: np.ndarray) -> np.ndarray:
+    # SciPy is imported on first use, after lucid has loaded SciPy's BLAS with the right
+    # kernels (lucid/kernels/cpu/blas.py), and to keep `import lucid` fast.
+    from ..kernels.cpu.blas import scipy_blas
+
+    scipy_blas()
+    from scipy.special import erfinv
+
+    return erfinv(u)
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended gain for ``nonlinearity`` (PyTorch's table).
@@ -146,7 +156,7 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
     # Sampled and transformed in float64 so the quantile map stays accurate near the bounds;
     # the clip guards against rounding just outside [a, b] after the cast.
     u = numpy_rng(generator).uniform(2 * lo - 1, 2 * hi - 1, tuple(tensor.shape))
-    values = np.clip(_special.erfinv(u) * (std * math.sqrt(2.0)) + mean, a, b)
+    values = np.clip(_erfinv(u) * (std * math.sqrt(2.0)) + mean, a, b)
     with no_grad():
         return tensor.copy_(Tensor._make(values.astype(tensor.dtype.np)))
 

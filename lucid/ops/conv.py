@@ -273,9 +273,17 @@ def _im2col(x: np.ndarray, ksize: Sequence[int], stride: Sequence[int], padding:
 
 def _mm(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``a @ b`` for 2-d operands, or a stack of per-group products for 3-d ones."""
-    if a.shape[0] == 1 and a.ndim == 3:
-        return np.matmul(a[0], b[0], out=None if out is None else out[0])[None]
-    return np.matmul(a, b, out=out)
+    from ..kernels.cpu.blas import gemm  # one BLAS for every GEMM of lucid's
+
+    if a.ndim == 2 and b.ndim == 2:
+        return gemm(a, b, out)
+    if not (a.ndim == 3 and b.ndim == 3 and a.shape[0] == b.shape[0]):
+        return np.matmul(a, b, out=out)
+    if out is None:
+        out = np.empty((a.shape[0], a.shape[1], b.shape[-1]), dtype=np.result_type(a, b))
+    for i in range(a.shape[0]):
+        gemm(a[i], b[i], out[i])
+    return out
 
 
 def _conv_impl(x: np.ndarray, w: np.ndarray, *, stride: tuple[int, ...], padding: Pads,

@@ -55,10 +55,17 @@ def _mT(x: Tensor) -> Tensor:  # noqa: N802 - PyTorch's name for a batch transpo
     return _shape.transpose(x, -2, -1)
 
 
+def _gemm() -> Any:
+    # lucid's GEMMs all go through one BLAS (see lucid/kernels/cpu/blas.py), loaded on first use.
+    from ..kernels.cpu import blas
+
+    return blas
+
+
 matmul_p = primitive(
     "matmul",
     shape_rule=_matmul_rule,
-    impl=np.matmul,
+    impl=lambda a, b: _gemm().matmul(a, b),
     vjp=(
         lambda g, out, a, b: matmul_p.bind(g, _mT(b)),  # dL/da = g @ b^T
         lambda g, out, a, b: matmul_p.bind(_mT(a), g),  # dL/db = a^T @ g

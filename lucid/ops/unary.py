@@ -32,10 +32,18 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
 
 def _special() -> Any:
-    """scipy.special, imported on first use: it takes ~0.35 s, a third of ``import lucid``."""
+    """scipy.special, imported on first use: it takes ~0.35 s, a third of ``import lucid``.
+
+    Importing it loads SciPy's OpenBLAS, which lucid wants loaded with the right kernels
+    first (see lucid/kernels/cpu/blas.py).
+    """
+    from ..kernels.cpu.blas import scipy_blas
+
+    scipy_blas()
     from scipy import special
 
     return special
+
 
 def _zeros_vjp(g: Tensor, out: Any, x: Tensor, **params: Any) -> Tensor:
     """Piecewise-constant functions (floor, sign, ...) have a zero derivative, as in PyTorch."""

@@ -1,0 +1,103 @@
+"""GEMM for lucid's kernels: one BLAS, loaded with the fastest kernel this CPU supports.
+
+NumPy's OpenBLAS reads ``OPENBLAS_CORETYPE`` when NumPy is imported, usually before lucid can
+say anything; on AVX-512 CPUs where it then runs its AVX2 kernel, GEMM reaches about half the
+machine's rate. SciPy ships a second OpenBLAS that is loaded only when ``scipy.linalg`` is
+first imported, so lucid loads it itself, asking for the AVX-512 ("SkylakeX") kernel when the
+CPU has every instruction set it needs (read from the CPU's flags, never assumed), and sends
+*all* of its own float32/float64 GEMMs there (matmul, convolution). Using one BLAS for all of
+lucid's GEMMs matters: two OpenBLAS thread pools taking turns spin against each other.
+``LUCID_BLAS_CORETYPE=0`` keeps whatever OpenBLAS chooses by itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+_blas: Any = None
+# SciPy modules that load no compiled BLAS (imported by ``import scipy`` itself).
+_PURE = {"scipy.__config__", "scipy.version", "scipy._distributor_init", "scipy._lib",
+         "scipy._lib._pep440", "scipy._lib._ccallback", "scipy._lib._testutils",
+         "scipy._lib._ccallback_c", "scipy._cyutility"}
+
+
+def _load() -> Any:
+    global _blas
+    if _blas is None:
+        from ..._blas import NEEDED, cpu_flags
+
+        env = os.environ
+        scipy_loaded = any(m.startswith("scipy.") and m not in _PURE for m in sys.modules)
+        want = (env.get("LUCID_BLAS_CORETYPE", "1") != "0" and not scipy_loaded
+                and cpu_flags() >= NEEDED)
+        old = env.get("OPENBLAS_CORETYPE")
+        if want:
+            env["OPENBLAS_CORETYPE"] = "SkylakeX"
+            env.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+        try:
+            from scipy.linalg import blas
+        finally:
+            if want:  # the core type was only for this library's load: put it back
+                if old is None:
+                    env.pop("OPENBLAS_CORETYPE", None)
+                else:
+                    env["OPENBLAS_CORETYPE"] = old
+        _blas = blas
+    return _blas
+
+
+def scipy_blas() -> Any:
+    """``scipy.linalg.blas``, loaded (once) with the kernel this module picks. Code that imports
+    other parts of SciPy calls this first: any SciPy extension loads the same OpenBLAS."""
+    return _load()
+
+
+def _fortran_operand(x: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """``x`` as BLAS sees it without a copy: (array, transpose flag), or None."""
+    if x.flags.f_contiguous:
+        return x, 0
+    if x.flags.c_contiguous:
+        return x.T, 1
+    return None
+
+
+def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` for 2-d float32/float64 operands (anything else goes to ``np.matmul``)."""
+    if (a.ndim != 2 or b.ndim != 2 or a.dtype != b.dtype or a.dtype.char not in "fd"
+            or 0 in a.shape or 0 in b.shape):
+        return np.matmul(a, b, out=out)
+    # Row-major C = A @ B is column-major C^T = B^T @ A^T.
+    at, bt = _fortran_operand(a.T), _fortran_operand(b.T)
+    if at is None or bt is None:
+        return np.matmul(a, b, out=out)
+    blas = _load()
+    f = blas.sgemm if a.dtype.char == "f" else blas.dgemm
+    (bx, tb), (ax, ta) = bt, at
+    if out is not None and out.flags.c_contiguous and out.dtype == a.dtype:
+        f(1.0, bx, ax, beta=0.0, c=out.T, trans_a=tb, trans_b=ta, overwrite_c=1)
+        return out
+    r = f(1.0, bx, ax, trans_a=tb, trans_b=ta).T
+    if out is not None:
+        np.copyto(out, r)
+        return out
+    return r
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.matmul`` semantics; 2-d float products (and stacks of them) through :func:`gemm`."""
+    if a.ndim == 2 and b.ndim == 2:
+        return gemm(a, b)
+    if a.ndim == 3 and b.ndim == 3 and a.shape[0] == b.shape[0] and a.dtype == b.dtype \
+            and a.dtype.char in "fd" and a.shape[0] <= 16:
+        out = np.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=a.dtype)
+        for i in range(a.shape[0]):
+            gemm(a[i], b[i], out[i])
+        return out
+    return np.matmul(a, b)
+
+
+__all__ = ["gemm", "matmul"]
