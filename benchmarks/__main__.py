@@ -2,7 +2,7 @@
 
     python -m benchmarks                                   # everything, 2 threads
     python -m benchmarks --workloads mlp_b64_train,rebatch --impl lucid,torch,jax
-    python -m benchmarks --threads 1 --repeats 100 --json /tmp/run.json
+    python -m benchmarks --threads 1 --repeats 100 --json run.json
 
 Every (workload, implementation) pair runs in its own subprocesses (``benchmarks.worker``),
 never two at once: a library's idle BLAS / OpenMP threads keep spinning for a while after its

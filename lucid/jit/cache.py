@@ -87,7 +87,7 @@ def kernel_dir() -> str:
     """The folder for this lucid / Numba / NumPy / CPU combination."""
     global _kernel_dir, _kernel_root
     root = cache_dir()
-    # Compared exactly (not as a prefix: ``/tmp/c1`` is a prefix of ``/tmp/c10/...``), so a
+    # Compared exactly (not as a prefix: ``cache1`` is a prefix of ``cache10/...``), so a
     # changed LUCID_CACHE_DIR always takes effect.
     if _kernel_dir is None or _kernel_root != root:
         tag = hashlib.sha256(_target().encode()).hexdigest()[:16]
