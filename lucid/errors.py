@@ -32,6 +32,12 @@ class CheckpointError(LucidError, OSError):
     """A checkpoint file is missing, truncated or corrupt."""
 
 
+class MissingOverrideError(LucidError, NotImplementedError):
+    """A base-class method that subclasses must override was called (``Module.forward``,
+    ``Optimizer.step``, ``LRScheduler.get_lr``): PyTorch raises NotImplementedError there, and
+    this is one, naming the class that lacks the method."""
+
+
 class AutogradError(LucidError, RuntimeError):
     """Backward cannot run: freed graph, in-place modification, non-differentiable output..."""
 
@@ -44,4 +50,5 @@ __all__ = [
     "TracerError",
     "CheckpointError",
     "AutogradError",
+    "MissingOverrideError",
 ]

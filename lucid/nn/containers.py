@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain, islice
 from typing import Any
 
+from ..errors import MissingOverrideError
 from ..tensor import Tensor
 from .module import Module, _addindent
 from .parameter import Parameter, UninitializedParameter
@@ -351,7 +352,7 @@ class ModuleDict(Module):
             self[m[0]] = m[1]
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(
+        raise MissingOverrideError(
             "ModuleDict has no forward: index it by name and call the members "
             "(e.g. self.heads['cls'](x))"
         )

@@ -31,7 +31,7 @@ from .. import dtypes as _dt
 from .. import tree as _tree
 from ..autograd import no_grad
 from ..device import Device, as_device, check_supported
-from ..errors import LucidError
+from ..errors import LucidError, MissingOverrideError
 from ..tensor import Tensor
 from .parameter import Parameter, UninitializedParameter
 
@@ -180,7 +180,7 @@ class Module:
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Define the computation of the module; every subclass must override it."""
-        raise NotImplementedError(
+        raise MissingOverrideError(
             f'Module [{type(self).__name__}] is missing the required "forward" function: '
             f"define forward(self, ...) in {type(self).__name__}"
         )

@@ -18,6 +18,7 @@ from functools import partial, wraps
 from typing import Any, SupportsFloat
 from weakref import ref
 
+from ..errors import MissingOverrideError
 from ..tensor import Tensor
 from .optimizer import Optimizer
 
@@ -130,7 +131,7 @@ class LRScheduler:
 
     def get_lr(self) -> list[Any]:
         """The learning rates for the current ``last_epoch`` (called by :meth:`step`)."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement get_lr()")
+        raise MissingOverrideError(f"{type(self).__name__} does not implement get_lr()")
 
     def step(self, epoch: int | None = None) -> None:
         """Advance one epoch and update the optimizer's learning rates.

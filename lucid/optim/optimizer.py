@@ -22,6 +22,7 @@ import numpy as np
 from .. import creation as _creation
 from .. import dtypes as _dt
 from ..autograd import enable_grad, no_grad
+from ..errors import MissingOverrideError
 from ..jit import guards as _guards
 from ..tensor import Tensor
 
@@ -215,7 +216,7 @@ class Optimizer:
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Perform one optimization step; ``closure`` re-evaluates the model and returns the
         loss (it runs with grad enabled, and its value is returned)."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement step()")
+        raise MissingOverrideError(f"{type(self).__name__} does not implement step()")
 
     def _eval_closure(self, closure: Callable[[], Any] | None) -> Any:
         """Run ``closure`` with grad recording on (``step`` itself runs under no_grad)."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from ... import creation as _creation
 from ...autograd.mode import no_grad
+from ...errors import MissingOverrideError
 from ...tensor import Tensor
 from .. import functional as F
 from .. import init
@@ -40,7 +41,7 @@ class LazyModuleMixin:
 
     def initialize_parameters(self, *args: Any, **kwargs: Any) -> None:
         """Materialize and initialize the parameters from the first input (per subclass)."""
-        raise NotImplementedError(
+        raise MissingOverrideError(
             f"{type(self).__name__} must implement initialize_parameters(input)"
         )
 
