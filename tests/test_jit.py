@@ -20,22 +20,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lucid
-import lucid.jit.cache as jit_cache
 import lucid.nn as nn
 import lucid.nn.functional as F
 from lucid.func import functional_call
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _kernel_cache(tmp_path_factory: pytest.TempPathFactory):
-    """One temporary kernel cache for this module: Numba compiles cost ~0.3 s each, so tests
-    share the kernels they have in common."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("LUCID_CACHE_DIR", str(tmp_path_factory.mktemp("jit-cache")))
-    jit_cache.clear(memory_only=True)
-    yield
-    jit_cache.clear(memory_only=True)
-    mp.undo()
+# One temporary kernel cache for this module (see conftest.py): Numba compiles cost ~0.3 s
+# each, so tests share the kernels they have in common.
+pytestmark = pytest.mark.usefixtures("module_kernel_cache")
 
 
 def _np(t: lucid.Tensor) -> np.ndarray:
@@ -417,16 +408,7 @@ def test_new_batch_size_compiles_no_kernel():
 def test_new_batch_size_compiles_no_kernel_for_a_torch_style_step():
     lucid.manual_seed(0)
     model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 5))
-    opt = lucid.optim.SGD(model.parameters(), lr=0.1)
-
-    @lucid.jit
-    def train_step(x, y):
-        opt.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
+    train_step = lucid.jit(_torch_style_step(model, lucid.optim.SGD(model.parameters(), lr=0.1)))
     train_step(lucid.randn(64, 20), lucid.randint(0, 5, (64,)))
     before = lucid.jit.stats()
     train_step(lucid.randn(96, 20), lucid.randint(0, 5, (96,)))
@@ -536,6 +518,18 @@ def test_disable_jit_runs_eagerly():
 # ============================================================================ training steps
 
 
+def _torch_style_step(model: nn.Module, opt: lucid.optim.Optimizer) -> Callable:
+    """The PyTorch training step: zero_grad, forward, cross-entropy, backward, step."""
+    def step(x, y):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
 def _torch_style_steps(make_opt: Callable, steps: int = 20) -> None:
     """A PyTorch-style step (zero_grad, forward, backward, optimizer step) compiled whole
     equals the same step run eagerly on a twin model."""
@@ -543,18 +537,8 @@ def _torch_style_steps(make_opt: Callable, steps: int = 20) -> None:
     model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
     twin = copy.deepcopy(model)
 
-    def make_step(model, opt):
-        def step(x, y):
-            opt.zero_grad()
-            loss = F.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
-        return step
-
-    compiled = lucid.jit(make_step(model, make_opt(model.parameters())))
-    eager = make_step(twin, make_opt(twin.parameters()))
+    compiled = lucid.jit(_torch_style_step(model, make_opt(model.parameters())))
+    eager = _torch_style_step(twin, make_opt(twin.parameters()))
     for k in range(steps):
         x, y = lucid.randn(8, 6), lucid.randint(0, 3, (8,))
         _close(compiled(x, y), eager(x, y), what=f"loss at step {k}")
@@ -575,6 +559,51 @@ def test_jitted_torch_style_sgd_momentum_step_equals_eager():
 
 def test_jitted_torch_style_adam_step_equals_eager():
     _torch_style_steps(lambda ps: lucid.optim.Adam(ps, lr=0.01))
+
+
+def _steps_with_batchnorm_and_dropout(make_opt: Callable, steps: int = 100) -> None:
+    """The issue's acceptance test: a PyTorch-style step over a model with BatchNorm (running
+    statistics are mutations of the compiled step) and Dropout (fresh randomness every call),
+    compiled whole, equals the eager step for 100 steps. Both draw their dropout masks from
+    the same seeded generator state."""
+    lucid.manual_seed(0)
+    # BatchNorm after the ReLU: a bias right before BatchNorm has a zero true gradient, and
+    # Adam would turn its float32 noise into lr-sized steps that differ between any two
+    # summation orders.
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.BatchNorm1d(16), nn.Dropout(0.3),
+                          nn.Linear(16, 3))
+    twin = copy.deepcopy(model)
+
+    compiled = lucid.jit(_torch_style_step(model, make_opt(model.parameters())))
+    eager = _torch_style_step(twin, make_opt(twin.parameters()))
+    rng = np.random.default_rng(7)
+    traces = lucid.jit.stats()["traces"]
+    for k in range(steps):
+        x = lucid.tensor(rng.standard_normal((8, 6)).astype(np.float32))
+        y = lucid.tensor(rng.integers(0, 3, (8,)))
+        lucid.manual_seed(1000 + k)
+        got = compiled(x, y)
+        lucid.manual_seed(1000 + k)
+        want = eager(x, y)
+        _close(got, want, rtol=1e-4, atol=1e-5, what=f"loss at step {k}")
+    # One trace for the step, plus the one-off trace while the optimizer creates its state.
+    assert lucid.jit.stats()["traces"] - traces <= 2
+    # After 100 steps the weights carry 100 steps of float32 rounding, which BatchNorm's
+    # backward (sums that cancel) amplifies differently for different summation orders: the
+    # same drift appears with fused reductions turned off, so the tolerance is per-weight
+    # float32 noise accumulated over the run, not a per-step one.
+    for (name, p), q in zip(model.named_parameters(), twin.parameters()):
+        np.testing.assert_allclose(_np(p), _np(q), rtol=1e-3, atol=2e-4, err_msg=name)
+    for (name, b), c in zip(model.named_buffers(), twin.buffers()):
+        np.testing.assert_allclose(_np(b), _np(c), rtol=1e-3, atol=2e-4, err_msg=name)
+
+
+def test_jitted_step_with_batchnorm_and_dropout_sgd_momentum_100_steps():
+    _steps_with_batchnorm_and_dropout(lambda ps: lucid.optim.SGD(ps, lr=0.01, momentum=0.9))
+
+
+def test_jitted_step_with_batchnorm_and_dropout_adam_100_steps():
+    _steps_with_batchnorm_and_dropout(lambda ps: lucid.optim.Adam(ps, lr=0.01))
 
 
 def test_buffers_are_reused_across_calls_without_aliasing_outputs():

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from .graph import Node, Var
-from .passes import Group
+from .passes import REDUCTIONS, Group
 
 _PARAM = re.compile(r"\b([A-Z][A-Z_]*)\b")
 
@@ -59,18 +59,35 @@ def _expr(n: Node, args: list[str]) -> str:
     return t
 
 
+def acc_dtype(aval: Any) -> str:
+    """The dtype a fused reduction accumulates in: float64 for floats (a sequential float32 sum
+    over thousands of terms would drift from NumPy's pairwise sum), int64 for integers."""
+    return "float64" if aval.dtype.name.startswith("float") else "int64"
+
+
+def _suffix_start(axes: tuple[int, ...], ndim: int) -> int | None:
+    """If ``axes`` are the trailing dims ``j..ndim-1``, that ``j`` (the reduction then runs in a
+    scalar accumulator inside loop ``j``); else ``None``."""
+    j = ndim - len(axes)
+    return j if tuple(axes) == tuple(range(j, ndim)) else None
+
+
 def group_source(group: Group, inputs: list[Var], outputs: list[Var], name: str,
                  consts: dict[int, Node]) -> str:
     """Python source of the kernel module for ``group``.
 
     ``inputs``: the arrays the kernel reads (in order); ``outputs``: the values it writes;
-    ``consts``: ``full`` nodes to inline, by var id.
+    ``consts``: ``full`` nodes to inline, by var id. An output computed by one of the group's
+    reductions arrives as a zeroed accumulator (dtype :func:`acc_dtype`) of the group's rank
+    with size 1 along the reduced dims (the ``flat`` entry point: raveled, size 1, and only
+    when every reduction is over all dims; otherwise ``flat`` is ``None``).
     """
     ndim = len(group.shape)
     var_name: dict[int, str] = {}
     for k, v in enumerate(inputs):
         var_name[v.id] = f"x{k}"
     lines: list[str] = []
+    reduced: dict[int, tuple[str, tuple[int, ...]]] = {}  # output var id -> (operand, axes)
     for k, n in enumerate(group.nodes):
         args = []
         for v in n.inputs:
@@ -81,17 +98,55 @@ def group_source(group: Group, inputs: list[Var], outputs: list[Var], name: str,
                 args.append(_literal(c.params["value"], _dtype_name(c.out.aval)))
             else:
                 raise AssertionError(f"kernel {name}: input {v} is not available")
+        if n.prim.name in REDUCTIONS:
+            reduced[n.out.id] = (args[0], tuple(n.params["axes"]))
+            continue
         var_name[n.out.id] = f"t{k}"
         lines.append(f"t{k} = {_expr(n, args)}")
 
-    def body(index: str, indent: str) -> list[str]:
+    # Each output: ("store", name) for an elementwise value; ("acc", operand, axes, suffix)
+    # for a reduction, where ``suffix`` is the loop depth of its scalar accumulator or None.
+    outs: list[tuple] = []
+    for v in outputs:
+        if v.id in reduced:
+            operand, axes = reduced[v.id]
+            outs.append(("acc", operand, axes, _suffix_start(axes, ndim)))
+        else:
+            outs.append(("store", var_name[v.id]))
+
+    def zero(k: int) -> str:
+        return f"np.{acc_dtype(outputs[k].aval)}(0)"
+
+    def body(index: str, indent: str, flat: bool) -> list[str]:
         out = [f"{indent}x{k} = a{k}[{index}]" for k in range(len(inputs))]
         out += [f"{indent}{line}" for line in lines]
-        out += [f"{indent}o{k}[{index}] = {var_name[v.id]}" for k, v in enumerate(outputs)]
+        for k, o in enumerate(outs):
+            if o[0] == "store":
+                out.append(f"{indent}o{k}[{index}] = {o[1]}")
+            elif flat or o[3] is not None:
+                out.append(f"{indent}s{k} += {o[1]}")
+            else:
+                ridx = ", ".join("0" if d in o[2] else f"i{d}" for d in range(ndim))
+                out.append(f"{indent}o{k}[{ridx}] += {o[1]}")
+        return out
+
+    def nd_loops(d: int, indent: str) -> list[str]:
+        here = [k for k, o in enumerate(outs) if o[0] == "acc" and o[3] == d]
+        out = [f"{indent}s{k} = {zero(k)}" for k in here]
+        if d == ndim:
+            out += body(", ".join(f"i{e}" for e in range(ndim)) if ndim else "()", indent,
+                        flat=False)
+        else:
+            out.append(f"{indent}for i{d} in range(shape[{d}]):")
+            out += nd_loops(d + 1, indent + "    ")
+        for k in here:
+            ridx = ", ".join([f"i{e}" for e in range(d)] + ["0"] * (ndim - d)) or "()"
+            out.append(f"{indent}o{k}[{ridx}] += s{k}")
         return out
 
     params = ", ".join([f"a{k}" for k in range(len(inputs))]
                        + [f"o{k}" for k in range(len(outputs))])
+    accs = [k for k, o in enumerate(outs) if o[0] == "acc"]
     src = [
         # No name in the source: identical groups share one cached kernel.
         f'"""lucid fused kernel: {len(group.nodes)} ops over rank {ndim}."""',
@@ -101,24 +156,20 @@ def group_source(group: Group, inputs: list[Var], outputs: list[Var], name: str,
         "from numba import njit",
         "",
         "",
-        _DECORATOR,
-        f"def flat(n, {params}):",
-        "    for i in range(n):",
-        *body("i", "        "),
-        "",
-        "",
-        _DECORATOR,
-        f"def nd(shape, {params}):",
     ]
-    if ndim == 0:
-        src += body("()", "    ")
+    if all(outs[k][2] == tuple(range(ndim)) for k in accs):
+        src += [
+            _DECORATOR,
+            f"def flat(n, {params}):",
+            *[f"    s{k} = {zero(k)}" for k in accs],
+            "    for i in range(n):",
+            *body("i", "        ", flat=True),
+            *[f"    o{k}[0] += s{k}" for k in accs],
+        ]
     else:
-        indent = "    "
-        for d in range(ndim):
-            src.append(f"{indent}for i{d} in range(shape[{d}]):")
-            indent += "    "
-        src += body(", ".join(f"i{d}" for d in range(ndim)), indent)
+        src.append("flat = None  # partial reductions need the loop nest")
+    src += ["", "", _DECORATOR, f"def nd(shape, {params}):", *nd_loops(0, "    ")]
     return "\n".join(src) + "\n"
 
 
-__all__ = ["group_source"]
+__all__ = ["group_source", "acc_dtype"]

@@ -9,6 +9,7 @@ a list lookup and a call. Values are freed as soon as their last consumer has ru
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -16,31 +17,40 @@ from typing import Any
 import numpy as np
 
 from . import cache
-from .codegen_cpu import group_source
+from .codegen_cpu import acc_dtype, group_source
 from .graph import Graph, Node, Var
 from .passes import Group, fusion_groups, optimize
 
 
 class FusedStep:
-    """Run one generated kernel: inputs and outputs are slots of the value table."""
+    """Run one generated kernel: inputs and outputs are slots of the value table.
 
-    __slots__ = ("flat", "ins", "name", "nd", "out_dtypes", "outs", "shape", "source")
+    ``reduce``: per output, ``None`` for an elementwise value, or ``(axes, keepdims,
+    acc_dtype)`` for a reduction the kernel accumulates (into a zeroed buffer of the group's
+    rank, size 1 along ``axes``, cast to the output dtype afterwards).
+    """
+
+    __slots__ = ("flat", "ins", "name", "nd", "out_dtypes", "outs", "reduce", "shape", "source")
 
     def __init__(self, module: Any, ins: list[int], outs: list[int], out_dtypes: list[Any],
-                 shape: tuple[int, ...], name: str, source: str) -> None:
+                 shape: tuple[int, ...], name: str, source: str,
+                 reduce: list[tuple | None] | None = None) -> None:
         self.flat = module.flat
         self.nd = module.nd
         self.ins, self.outs, self.out_dtypes = ins, outs, out_dtypes
         self.shape = shape
         self.name = name
         self.source = source
+        self.reduce = reduce if reduce and any(reduce) else None
 
     def run(self, env: list[Any], pool: dict) -> None:
         arrays = [env[i] for i in self.ins]
         shape = arrays[0].shape if arrays else self.shape
         # Operands all in one memory order (C, or Fortran, as transposed gradients arrive) run
         # as one flat loop over memory; anything else (broadcast views) runs the n-d kernel.
-        if all(a.flags.c_contiguous for a in arrays):
+        if self.flat is None:
+            order = ""
+        elif all(a.flags.c_contiguous for a in arrays):
             order = "C"
         elif all(a.flags.f_contiguous for a in arrays):
             order = "F"
@@ -48,16 +58,33 @@ class FusedStep:
             order = ""
         o = order or "C"
         outs = []
-        for d in self.out_dtypes:
-            free = pool.get((shape, d, o))
-            outs.append(free.pop() if free else np.empty(shape, dtype=d, order=o))
-        size = outs[0].size
+        if self.reduce is None:
+            for d in self.out_dtypes:
+                free = pool.get((shape, d, o))
+                outs.append(free.pop() if free else np.empty(shape, dtype=d, order=o))
+        else:
+            for d, r in zip(self.out_dtypes, self.reduce):
+                if r is None:
+                    free = pool.get((shape, d, o))
+                    outs.append(free.pop() if free else np.empty(shape, dtype=d, order=o))
+                else:
+                    axes = r[0]
+                    outs.append(np.zeros(tuple(1 if k in axes else n
+                                               for k, n in enumerate(shape)), dtype=r[2]))
+        size = math.prod(shape)
         if size:
             if order:
                 cache.call_kernel(self.flat, size, *(a.ravel(order="K") for a in arrays),
                                   *(o.ravel(order="K") for o in outs))
             else:
                 cache.call_kernel(self.nd, shape, *arrays, *outs)
+        if self.reduce is not None:
+            for k, (d, r) in enumerate(zip(self.out_dtypes, self.reduce)):
+                if r is not None:
+                    axes, keepdims, _ = r
+                    a = outs[k] if outs[k].dtype == d else outs[k].astype(d)
+                    outs[k] = a if keepdims else a.reshape(
+                        tuple(n for k2, n in enumerate(shape) if k2 not in axes))
         for i, o in zip(self.outs, outs):
             env[i] = o
 
@@ -157,8 +184,12 @@ class Plan:
         source = group_source(grp, ins, outs, name, consts)
         module = cache.load_module(source)
         self.sources.append(source)
+        red = {n.out.id: n for n in grp.reductions}
+        reduce = [None if v.id not in red else
+                  (tuple(red[v.id].params["axes"]), bool(red[v.id].params["keepdims"]),
+                   np.dtype(acc_dtype(v.aval))) for v in outs]
         return FusedStep(module, [slot_of(v) for v in ins], [slot_of(v) for v in outs],
-                         [v.aval.dtype.np for v in outs], grp.shape, name, source)
+                         [v.aval.dtype.np for v in outs], grp.shape, name, source, reduce)
 
     def _plan_frees(self, out_ids: set[int], slot: dict[int, int]) -> None:
         """After each step, which slots hold values nobody needs any more."""

@@ -261,7 +261,10 @@ FUSIBLE = {
 
 @dataclass
 class Group:
-    """Nodes fused into one kernel, all with one output shape."""
+    """Nodes fused into one kernel: elementwise nodes of one shape, and ``sum`` reductions of
+    values computed in the group (see :attr:`reductions`), accumulated in the same loop. A
+    reduction's result is ready only when the kernel has run, after the group's first node, so
+    the availability rule of :func:`fusion_groups` keeps its consumers out of the group."""
 
     nodes: list[Node] = field(default_factory=list)
     first: int = 0  # position of the first node in the graph
@@ -269,6 +272,15 @@ class Group:
     @property
     def shape(self) -> tuple[int, ...]:
         return self.nodes[0].out.aval.shape
+
+    @property
+    def reductions(self) -> list[Node]:
+        """The group's reduction nodes (they come after its elementwise nodes)."""
+        return [n for n in self.nodes if n.prim.name in REDUCTIONS]
+
+
+# Reductions a fused kernel can finish with, accumulating as its loop runs.
+REDUCTIONS = {"sum"}
 
 
 # Numba has no float16 arithmetic on the CPU: such nodes run through NumPy.
@@ -284,6 +296,12 @@ def fusible(n: Node) -> bool:
     )
 
 
+def _reducible(n: Node) -> bool:
+    """Whether ``n`` is a reduction a fused kernel can accumulate."""
+    return (n.prim.name in REDUCTIONS and n.out.aval.dtype.name not in _NO_KERNEL_DTYPES
+            and n.inputs[0].aval.dtype.name not in _NO_KERNEL_DTYPES)
+
+
 def fusion_groups(graph: Graph) -> dict[int, Group]:
     """Map node index -> its fusion group, for every fusible node.
 
@@ -292,13 +310,21 @@ def fusion_groups(graph: Graph) -> dict[int, Group]:
     cannot depend on the group: no cycle). It tries the groups of its producers first, then the
     latest group of its shape (independent updates of same-shaped values, such as BatchNorm's
     two running statistics, share one loop). ``full`` constants never start a group on their
-    own; they are folded into their consumers' kernels.
+    own; they are folded into their consumers' kernels. A ``sum`` of a value computed in a
+    group joins that group as a trailing reduction.
     """
     position = {n.out.id: i for i, n in enumerate(graph.nodes)}
     group_of: dict[int, Group] = {}  # var id -> group
     latest: dict[tuple[int, ...], Group] = {}  # shape -> the group that grew last
     result: dict[int, Group] = {}
     for i, n in enumerate(graph.nodes):
+        if _reducible(n) and n.inputs[0].id in group_of:
+            # A trailing reduction of a value the group computes: accumulate it in the same
+            # loop instead of writing the value out and reading it back.
+            g = group_of[n.inputs[0].id]
+            g.nodes.append(n)
+            result[i] = g
+            continue
         if not fusible(n) or n.prim.name == "full":
             continue
         shape = n.out.aval.shape
@@ -326,4 +352,4 @@ def fusion_groups(graph: Graph) -> dict[int, Group]:
 
 
 __all__ = ["dce", "cse", "fold_constants", "simplify", "hoist_views", "optimize", "fusion_groups",
-           "Group", "FUSIBLE"]
+           "Group", "FUSIBLE", "REDUCTIONS"]
