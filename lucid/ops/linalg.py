@@ -62,13 +62,38 @@ def _gemm() -> Any:
     return blas
 
 
+def _stored_transposed(t: Tensor) -> bool:
+    """Whether ``t`` is eagerly a transposed view of a row-major matrix (``W.mT`` in
+    ``x @ W.mT``): its data is column-major and not row-major."""
+    if type(t) is not Tensor:  # a StaleTensor's data must not be touched
+        return False
+    d = t._data
+    return type(d) is np.ndarray and d.ndim == 2 and d.flags.f_contiguous and \
+        not d.flags.c_contiguous
+
+
+def _matmul_vjp_b(g: Tensor, out: Any, a: Tensor, b: Tensor) -> Tensor:
+    """dL/db = a^T @ g, computed in b's memory layout.
+
+    When b is a transposed row-major matrix (a linear layer's ``W.mT``), ``(g^T @ a)^T`` gives
+    the same values with the product row-major in W's layout, so the gradient that reaches W
+    (through the transpose's own VJP) is row-major: storing it in ``W.grad`` is a plain copy
+    instead of a transposing one, and the optimizer's update runs over two row-major arrays.
+    (PyTorch's ``mm`` backward does the same.) Traced values have no layout and take the
+    plain form.
+    """
+    if _stored_transposed(b):
+        return _mT(matmul_p.bind(_mT(g), a))
+    return matmul_p.bind(_mT(a), g)
+
+
 matmul_p = primitive(
     "matmul",
     shape_rule=_matmul_rule,
     impl=lambda a, b: _gemm().matmul(a, b),
     vjp=(
         lambda g, out, a, b: matmul_p.bind(g, _mT(b)),  # dL/da = g @ b^T
-        lambda g, out, a, b: matmul_p.bind(_mT(a), g),  # dL/db = a^T @ g
+        _matmul_vjp_b,  # dL/db = a^T @ g
     ),
     lowering=Kernel("matmul"),
     doc="Batched matrix product of rank >= 2 operands with equal batch dimensions.",

@@ -132,7 +132,49 @@ def broadcast_all(*tensors: Tensor, op: str, sources: Sequence[Any] | None = Non
 
 def elementwise_args(*args: Any, op: str, dtype: DType | None = None) -> list[Tensor]:
     """Promote and broadcast the arguments of an elementwise op."""
+    if dtype is None and len(args) == 2:
+        # The two common cases, decided with a few attribute reads (every eager op pays for
+        # this): same dtype and shape (nothing to do), and a tensor with a Python scalar.
+        x, y = args
+        if isinstance(x, Tensor):
+            if isinstance(y, Tensor):
+                if x.dtype is y.dtype and x.shape == y.shape:
+                    return [x, y]
+            elif isinstance(y, _PY_SCALARS):
+                c = _scalar_like(y, x)
+                if c is not None:
+                    return [x, c]
+        elif isinstance(y, Tensor) and isinstance(x, _PY_SCALARS):
+            c = _scalar_like(x, y)
+            if c is not None:
+                return [c, y]
     return broadcast_all(*promote(*args, dtype=dtype), op=op, sources=args)
+
+
+# Python scalars with their promotion category (bool before int: bool is an int subclass).
+_PY_SCALARS = (bool, int, float)
+
+
+def _scalar_like(value: bool | int | float, t: Tensor) -> Tensor | None:
+    """Eagerly, the weak scalar ``value`` as a constant of ``t``'s dtype and shape, when
+    promotion keeps ``t``'s dtype; else ``None`` (the general path decides).
+
+    The constant is a stride-0 read-only view of one element: nothing else can see it and it
+    never requires grad, so it stands in for the ``broadcast_to`` node a trace records.
+    """
+    dt = t.dtype
+    cat = _dt.BOOL if isinstance(value, bool) else _dt.INT if isinstance(value, int) else _dt.FLOAT
+    if cat > dt.category or current_interpreter() is not None:
+        return None
+    try:
+        one = np.array(value, dtype=dt.np)
+    except OverflowError:  # an integer that does not fit: the general path wraps it
+        return None
+    shape = t.shape
+    if shape:
+        one = np.ndarray(shape, dt.np, one, 0, (0,) * len(shape))
+    one.flags.writeable = False
+    return Tensor._make(one, t._device)
 
 
 def normalize_dim(dim: int, ndim: int, op: str) -> int:

@@ -205,13 +205,19 @@ def current_interpreter() -> Any:
 
 
 def _eager_bind(prim: Primitive, args: Sequence[Any], params: dict) -> Any:
-    device = args[0]._device if args else None
-    for a in args:
-        if a._device is not device and a._device != device:
-            raise DeviceError(
-                f"{prim.name}: expected all tensors on one device, found {device} and "
-                f"{a._device}; move them with .to(device) first"
-            )
+    # This runs for every op of eager code, so it is written for speed: attribute reads are
+    # hoisted, and the common case (one device object, a fresh ndarray of the declared dtype)
+    # costs a few identity tests.
+    if args:
+        device = args[0]._device
+        for a in args:
+            if a._device is not device and a._device != device:
+                raise DeviceError(
+                    f"{prim.name}: expected all tensors on one device, found {device} and "
+                    f"{a._device}; move them with .to(device) first"
+                )
+    else:
+        device = None
     aval = prim.shape_rule(*args, **params)
     arrays = [a._data for a in args]
     try:
@@ -221,15 +227,16 @@ def _eager_bind(prim: Primitive, args: Sequence[Any], params: dict) -> Any:
             if type(arr) is not np.ndarray:  # a tracer outside its trace
                 raise arr.concrete_error(f"{prim.name}") from None
         raise
-    if type(data) is not np.ndarray or data.dtype != aval.dtype.np:
-        data = np.asarray(data, dtype=aval.dtype.np)
+    dtype = aval.dtype
+    if type(data) is not np.ndarray or (data.dtype is not dtype.np and data.dtype != dtype.np):
+        data = np.asarray(data, dtype=dtype.np)
     if data.shape != aval.shape:
         raise LucidError(
             f"internal error: {prim.name} produced shape {data.shape} but its shape rule "
             f"says {aval.shape}; please report this"
         )
     if prim.view:
-        out = Tensor._make(data, device)
+        out = _make(data, device)
         if args and np.may_share_memory(data, arrays[0]):
             # A view shares its base's storage, so it must share the version counter too:
             # an in-place write through either must invalidate tensors saved for backward.
@@ -241,16 +248,16 @@ def _eager_bind(prim: Primitive, args: Sequence[Any], params: dict) -> Any:
             if data is arr:  # an impl handed back its input: never alias a non-view output
                 data = data.copy()
                 break
-        out = Tensor._make(data, device)
-    if (
-        prim.vjp is not None
-        and aval.dtype.category == FLOAT
-        and _grad_state.grad_enabled
-        and any(a._requires_grad for a in args)
-    ):
-        _record(prim, args, params, out)
+        out = _make(data, device)
+    if _grad_state.grad_enabled and prim.vjp is not None and dtype.category == FLOAT:
+        for a in args:
+            if a._requires_grad:
+                _record(prim, args, params, out)
+                break
     return out
 
+
+_make = Tensor._make
 
 
 __all__ = [
