@@ -25,6 +25,41 @@ _PURE = {"scipy.__config__", "scipy.version", "scipy._distributor_init", "scipy.
          "scipy._lib._ccallback_c", "scipy._cyutility"}
 
 
+def _import_fblas() -> Any:
+    """SciPy's Fortran BLAS wrappers (``scipy.linalg._fblas``: ``sgemm``, ``dgemm``, ...).
+
+    Importing ``scipy.linalg`` runs its whole package (LAPACK wrappers, decompositions, ~0.2 s)
+    although lucid needs one extension module from it, and this load is on the path of every
+    process's first jitted call. So the extension is loaded from its file (~10 ms) and
+    registered under its own name: a later ``import scipy.linalg`` finds it in
+    ``sys.modules`` and uses this very module (same OpenBLAS, same kernel choice)."""
+    name = "scipy.linalg._fblas"
+    if name in sys.modules:
+        return sys.modules[name]
+    import importlib.util
+
+    import scipy
+
+    spec = None
+    folder = os.path.join(os.path.dirname(scipy.__file__), "linalg")
+    for entry in sorted(os.listdir(folder)) if os.path.isdir(folder) else ():
+        if entry.startswith("_fblas.") and entry.endswith((".so", ".pyd")):
+            spec = importlib.util.spec_from_file_location(name, os.path.join(folder, entry))
+            break
+    if spec is None or spec.loader is None:  # an unusual SciPy layout: the ordinary way
+        from scipy.linalg import _fblas
+
+        return _fblas
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
 def _load() -> Any:
     global _blas
     if _blas is None:
@@ -39,7 +74,7 @@ def _load() -> Any:
             env["OPENBLAS_CORETYPE"] = "SkylakeX"
             env.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
         try:
-            from scipy.linalg import blas
+            blas = _import_fblas()
         finally:
             if want:  # the core type was only for this library's load: put it back
                 if old is None:
@@ -51,8 +86,9 @@ def _load() -> Any:
 
 
 def scipy_blas() -> Any:
-    """``scipy.linalg.blas``, loaded (once) with the kernel this module picks. Code that imports
-    other parts of SciPy calls this first: any SciPy extension loads the same OpenBLAS."""
+    """SciPy's BLAS wrappers (``sgemm``, ``dgemm``), loaded (once) with the kernel this module
+    picks. Code that imports other parts of SciPy calls this first: any SciPy extension loads
+    the same OpenBLAS."""
     return _load()
 
 
