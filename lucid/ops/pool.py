@@ -133,6 +133,15 @@ def _max_pool_argmax_rule(x: Any, *, kernel_size: tuple[int, ...], stride: tuple
 def _max_pool_argmax_impl(x: np.ndarray, *, kernel_size: tuple[int, ...],
                           stride: tuple[int, ...], padding: tuple[int, ...],
                           dilation: tuple[int, ...], output_size: tuple[int, ...]) -> np.ndarray:
+    if (kernel_size == (2, 2) and stride == (2, 2) and padding == (0, 0)
+            and dilation == (1, 1) and x.shape[2] >= 2 * output_size[0]
+            and x.shape[3] >= 2 * output_size[1]):  # (ceil_mode can clip the last window)
+        b, c, h, w = x.shape
+        xc = np.ascontiguousarray(x, dtype=np.float32 if x.dtype == np.float16 else x.dtype)
+        idx = np.empty((b, c, *output_size), np.int64)
+        _kernels().max_pool_argmax_2x2(xc.reshape(b * c, h, w),
+                                       idx.reshape(b * c, *output_size))
+        return idx
     dims = zip(x.shape[2:], kernel_size, stride, padding, dilation, output_size, strict=True)
     windows = [_fixed_windows(n, k, s, p, d, m) for n, k, s, p, d, m in dims]
     return _argmax_planes(x, windows, dilation, "max_pool")

@@ -96,6 +96,47 @@ def max_pool_argmax_2d(x: np.ndarray, lo_h: np.ndarray, hi_h: np.ndarray, lo_w: 
 
 
 @njit(cache=True)
+def max_pool_argmax_2x2(x: np.ndarray, idx: np.ndarray) -> None:
+    """:func:`max_pool_argmax_2d` for the most common pooling, 2x2 windows with stride 2, no
+    padding or dilation: ``x`` ``(N, H, W)`` with ``H >= 2 * OH`` and ``W >= 2 * OW``, ``idx``
+    ``(N, OH, OW)``, both C-contiguous.
+
+    Each window's 4 values are compared branch-free, as two row pairs and then the two row
+    winners (the first maximum in scan order still wins ties), so the loop over a row of
+    windows vectorises: about 5x faster than the general kernel at the benchmark CNN's sizes.
+    A NaN is noticed on the way, and a plane that holds one is redone by the literal scan.
+    """
+    N, H, W = x.shape
+    OH, OW = idx.shape[1], idx.shape[2]
+    xf = x.reshape(x.size)
+    for n in range(N):
+        nan = False
+        for oh in range(OH):
+            r0 = x[n, 2 * oh]
+            r1 = x[n, 2 * oh + 1]
+            out = idx[n, oh]
+            b0 = 2 * oh * W
+            for ow in range(OW):
+                a = r0[2 * ow]
+                b = r0[2 * ow + 1]
+                c = r1[2 * ow]
+                d = r1[2 * ow + 1]
+                t0 = b > a
+                m0 = b if t0 else a
+                t1 = d > c
+                m1 = d if t1 else c
+                pick = (W + 1 if t1 else W) if m1 > m0 else (1 if t0 else 0)
+                out[ow] = b0 + 2 * ow + pick
+                nan |= (a != a) | (b != b) | (c != c) | (d != d)
+        if nan:
+            for oh in range(OH):
+                for ow in range(OW):
+                    idx[n, oh, ow] = _window_argmax_exact(
+                        xf, n * H * W, H, W, 0, 1, 2 * oh, 2 * oh + 2, 2 * ow, 2 * ow + 2, 1, 1,
+                        1)
+
+
+@njit(cache=True)
 def max_pool_argmax_3d(x: np.ndarray, lo_d: np.ndarray, hi_d: np.ndarray, lo_h: np.ndarray,
                        hi_h: np.ndarray, lo_w: np.ndarray, hi_w: np.ndarray, dil: tuple,
                        idx: np.ndarray) -> None:
