@@ -492,6 +492,23 @@ def test_jitted_dropout_draws_a_new_mask_each_call():
         assert set(np.unique(out)) <= {0.0, 2.0} and 20 < (out == 0).sum() < 108
 
 
+def test_a_function_closing_over_a_module_sees_train_and_eval():
+    """The plan of a jitted *function* bakes in the branch a module's ``training`` flag chose;
+    ``model.eval()`` after the first call must not keep running the training plan."""
+    lucid.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6), nn.Dropout(0.5))
+    f = lucid.jit(lambda x: model(x))
+    x = lucid.randn(5, 4)
+    f(x)
+    model.eval()
+    _close(f(x), model(x))
+    model.train()
+    lucid.manual_seed(3)
+    got = f(x)
+    lucid.manual_seed(3)
+    _close(got, model(x))
+
+
 def test_disable_jit_runs_eagerly():
     seen = []
 

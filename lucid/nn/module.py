@@ -19,6 +19,7 @@ model and leaves ``model`` untouched.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import weakref
 from collections import OrderedDict
@@ -32,6 +33,7 @@ from .. import tree as _tree
 from ..autograd import no_grad
 from ..device import Device, as_device, check_supported
 from ..errors import LucidError, MissingOverrideError
+from ..jit import guards as _guards
 from ..tensor import Tensor
 from .parameter import Parameter, UninitializedParameter
 
@@ -186,6 +188,10 @@ class Module:
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if _guards.active():
+            # A compiled plan bakes in the branch ``training`` chose (dropout, batch
+            # statistics): calling it after ``train()``/``eval()`` must trace again.
+            _guards.guard(functools.partial(getattr, self, "training"))
         pre_hooks = self.__dict__.get("_forward_pre_hooks")
         hooks = self.__dict__.get("_forward_hooks")
         if not pre_hooks and not hooks:
