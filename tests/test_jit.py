@@ -263,6 +263,19 @@ _UNARY: dict[str, Callable] = {
     # A reduction in the middle, broadcast back: kernels on both sides of it.
     "center": lambda a: a - a.mean(dim=-1, keepdim=True),
     "normalize": lambda a: a / (a.square().sum(dim=0, keepdim=True) + 1.0).sqrt(),
+    # Coarse primitives between kernels: every family, each returning the operand's shape.
+    "softmax": lambda a: F.softmax(a, dim=-1),
+    "log_softmax": lambda a: F.log_softmax(a, dim=-1) * 0.25,
+    "max_shift": lambda a: a - a.amax(dim=-1, keepdim=True),
+    "cumsum": lambda a: a.cumsum(dim=-1) * 0.5,
+    "flip": lambda a: a.flip(-1),
+    "roll": lambda a: lucid.roll(a, 1, -1),                     # slices + concatenate
+    "pad_slice": lambda a: F.pad(a, (1, 1))[..., 1:-1] * 2.0,  # pad, then a strided view
+    "reverse_index": lambda a: a[..., lucid.arange(a.shape[-1] - 1, -1, -1)],  # gather
+    "matmul": lambda a: (a @ a.mT @ a).tanh() if a.ndim >= 2 else a * (a @ a).tanh(),
+    "sigmoid": lambda a: a.sigmoid(),
+    "clamp": lambda a: a.clamp(-0.5, 0.75),
+    "permute_back": lambda a: a.mT.contiguous().mT if a.ndim >= 2 else a.reshape(1, -1)[0],
 }
 _CMP: dict[str, Callable] = {
     "gt": lambda a, b: a > b, "ge": lambda a, b: a >= b, "lt": lambda a, b: a < b,
