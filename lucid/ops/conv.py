@@ -197,9 +197,23 @@ def _scratch(slot: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
 
 def _kernels() -> Any:
     # Imported here, not at the top: the first convolution loads Numba, `import lucid` does not.
+    # The per-sample kernels call BLAS through SciPy: load it first, with lucid's kernel choice.
+    from ..kernels.cpu.blas import scipy_blas
+
+    scipy_blas()
     from ..kernels.cpu import conv
 
     return conv
+
+
+# Column matrices with at most this many rows (C/groups * prod(K)) go one sample at a time
+# (see lucid.kernels.cpu.conv): a whole-batch GEMM with so short an inner dimension is bound by
+# memory traffic. The benchmark CNN's first layer has 27; its second, 144, is faster batched.
+_PER_SAMPLE_MAX_ROWS = 64
+
+
+def _per_sample(rows: int, groups: int, batch: int, dtype: np.dtype) -> bool:
+    return groups == 1 and 0 < rows <= _PER_SAMPLE_MAX_ROWS and batch > 0 and dtype.char in "fd"
 
 
 def _prod(t: Sequence[int]) -> int:
@@ -293,6 +307,14 @@ def _conv_impl(x: np.ndarray, w: np.ndarray, *, stride: tuple[int, ...], padding
     ksize = w.shape[2:]
     osize = tuple(conv_output_size(n, k, s, lo, hi, d) for n, k, s, (lo, hi), d
                   in zip(x.shape[2:], ksize, stride, padding, dilation, strict=True))
+    rows = _prod(w.shape[1:])
+    if _per_sample(rows, groups, b, dt):
+        out = np.empty((b, cout, _prod(osize)), dt)
+        _kernels().conv_per_sample(
+            _as5d(x, dt), np.ascontiguousarray(w, dtype=dt).reshape(cout, rows), out,
+            _scratch("cols", (rows, _prod(osize)), dt),
+            *_geometry(ksize, stride, padding, dilation, osize))
+        return out.reshape((b, cout, *osize)).astype(x.dtype, copy=False)
     cols = _im2col(x, ksize, stride, padding, dilation, osize, dt)
     m, ck = cols.shape[1], cols.shape[0] // groups  # (sizes spelled out: -1 fails on empties)
     wg = np.ascontiguousarray(w, dtype=dt).reshape(groups, cout // groups, ck)
@@ -327,6 +349,15 @@ def _conv_weight_grad_impl(x: np.ndarray, g: np.ndarray, *, stride: tuple[int, .
     dt = _work_dtype(x)
     cout, cin = g.shape[1], x.shape[1]
     osize = g.shape[2:]
+    rows = cin // groups * _prod(kernel_size)
+    if _per_sample(rows, groups, x.shape[0], dt):
+        dw = np.empty((cout, rows), dt)
+        p = _prod(osize)
+        _kernels().conv_weight_grad_per_sample(
+            _as5d(x, dt), np.ascontiguousarray(g, dtype=dt).reshape(x.shape[0], cout, p), dw,
+            _scratch("cols", (rows, p), dt), _scratch("part", (cout, rows), dt),
+            *_geometry(kernel_size, stride, padding, dilation, osize))
+        return dw.reshape((cout, cin, *kernel_size)).astype(x.dtype, copy=False)
     cols = _im2col(x, kernel_size, stride, padding, dilation, osize, dt)
     m, ck = cols.shape[1], cols.shape[0] // groups
     gt = _channel_major(g, dt, "gt")

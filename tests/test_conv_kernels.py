@@ -1,0 +1,111 @@
+"""Tests of the convolution kernel paths (lucid.kernels.cpu.conv) against PyTorch: the
+per-sample path (im2col + GEMM one sample at a time, for column matrices with few rows) and
+the whole-batch path, on both sides of the threshold between them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import lucid
+from lucid.ops import conv as conv_ops
+
+# float32 weight gradients sum tens of thousands of products: compared with a float64 PyTorch
+# reference, with an absolute tolerance on the scale of such a sum's rounding error.
+TOL = {"float32": {"rtol": 1e-4, "atol": 1e-3}, "float64": {"rtol": 1e-10, "atol": 1e-10}}
+
+
+def _check_conv2d(x: np.ndarray, w: np.ndarray, **kw: object) -> None:
+    """Output, input gradient and weight gradient of conv2d against PyTorch (in float64)."""
+    tol = TOL[x.dtype.name]
+    lx, lw = lucid.tensor(x, requires_grad=True), lucid.tensor(w, requires_grad=True)
+    tx = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    tw = torch.tensor(w, dtype=torch.float64, requires_grad=True)
+    out, ref = lucid.conv2d(lx, lw, **kw), F.conv2d(tx, tw, **kw)
+    assert out.dtype.name == x.dtype.name
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), **tol)
+    g = np.random.default_rng(9).standard_normal(tuple(ref.shape)).astype(x.dtype)
+    out.backward(lucid.tensor(g))
+    ref.backward(torch.tensor(g, dtype=torch.float64))
+    np.testing.assert_allclose(lw.grad.numpy(), tw.grad.numpy(), **tol)
+    np.testing.assert_allclose(lx.grad.numpy(), tx.grad.numpy(), **tol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("cin", [3, 7, 8])  # 7*9 = 63 and 8*9 = 72 rows: both sides of 64
+def test_conv2d_both_paths_match_torch(cin: int, dtype: str) -> None:
+    rng = np.random.default_rng(cin)
+    x = rng.standard_normal((4, cin, 9, 10)).astype(dtype)
+    w = rng.standard_normal((5, cin, 3, 3)).astype(dtype)
+    _check_conv2d(x, w, padding=1)
+
+
+def test_threshold_picks_the_expected_path() -> None:
+    f32 = np.dtype(np.float32)
+    assert conv_ops._per_sample(27, 1, 32, f32)  # the benchmark CNN's first layer
+    assert not conv_ops._per_sample(144, 1, 32, f32)  # its second layer: batched
+    assert not conv_ops._per_sample(27, 3, 32, f32)  # grouped: batched
+    assert not conv_ops._per_sample(27, 1, 0, f32)  # empty batch
+
+
+@pytest.mark.parametrize("kw", [
+    {"stride": 2, "padding": 1},
+    {"dilation": 2, "padding": 2},
+    {"stride": (2, 1), "padding": (0, 2)},
+    {"padding": "same"},
+])
+def test_conv2d_per_sample_geometries(kw: dict) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 2, 11, 8)).astype(np.float32)
+    w = rng.standard_normal((4, 2, 3, 3)).astype(np.float32)
+    _check_conv2d(x, w, **kw)
+
+
+def test_benchmark_cnn_first_layer_matches_torch() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((32, 3, 32, 32)).astype(np.float32)
+    w = rng.standard_normal((16, 3, 3, 3)).astype(np.float32)
+    _check_conv2d(x, w, padding=1)
+
+
+def test_conv1d_and_conv3d_per_sample() -> None:
+    rng = np.random.default_rng(3)
+    x1, w1 = rng.standard_normal((2, 3, 12)), rng.standard_normal((4, 3, 5))
+    lx, lw = lucid.tensor(x1, requires_grad=True), lucid.tensor(w1, requires_grad=True)
+    tx, tw = torch.tensor(x1, requires_grad=True), torch.tensor(w1, requires_grad=True)
+    out, ref = lucid.conv1d(lx, lw, padding=2), F.conv1d(tx, tw, padding=2)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-10)
+    out.sum().backward()
+    ref.sum().backward()
+    np.testing.assert_allclose(lw.grad.numpy(), tw.grad.numpy(), rtol=1e-10)
+    x3, w3 = rng.standard_normal((2, 2, 4, 5, 6)), rng.standard_normal((3, 2, 2, 3, 2))
+    lx, lw = lucid.tensor(x3, requires_grad=True), lucid.tensor(w3, requires_grad=True)
+    tx, tw = torch.tensor(x3, requires_grad=True), torch.tensor(w3, requires_grad=True)
+    out, ref = lucid.conv3d(lx, lw, padding=1), F.conv3d(tx, tw, padding=1)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-10)
+    out.sum().backward()
+    ref.sum().backward()
+    np.testing.assert_allclose(lw.grad.numpy(), tw.grad.numpy(), rtol=1e-10)
+
+
+def test_float16_per_sample() -> None:
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((2, 3, 6, 6)).astype(np.float16)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float16)
+    out = lucid.conv2d(lucid.tensor(x), lucid.tensor(w), padding=1)
+    assert out.dtype is lucid.float16
+    ref = F.conv2d(torch.tensor(x, dtype=torch.float32), torch.tensor(w, dtype=torch.float32),
+                   padding=1)
+    np.testing.assert_allclose(out.numpy().astype(np.float32), ref.numpy(), rtol=1e-2, atol=1e-2)
+
+
+def test_per_sample_result_is_c_contiguous_float32() -> None:
+    """Downstream fused kernels take their flat path only on C-contiguous operands."""
+    x = np.ones((2, 3, 5, 5), np.float32)
+    w = np.ones((4, 3, 3, 3), np.float32)
+    out = conv_ops._conv_impl(x, w, stride=(1, 1), padding=((1, 1), (1, 1)), dilation=(1, 1),
+                              groups=1)
+    assert out.dtype == np.float32 and out.flags.c_contiguous
+    assert out.shape == (2, 4, 5, 5)
