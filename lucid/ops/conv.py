@@ -361,9 +361,12 @@ def _conv_weight_grad_impl(x: np.ndarray, g: np.ndarray, *, stride: tuple[int, .
     cols = _im2col(x, kernel_size, stride, padding, dilation, osize, dt)
     m, ck = cols.shape[1], cols.shape[0] // groups
     gt = _channel_major(g, dt, "gt")
-    # dW = g @ cols.T: BLAS takes the transposed operand as a flag, no copy.
-    dw = _mm(gt.reshape(groups, cout // groups, m), cols.reshape(groups, ck, m).transpose(0, 2, 1))
-    return dw.reshape((cout, cin // groups, *kernel_size)).astype(x.dtype, copy=False)
+    # dW.T = cols @ g.T (BLAS takes the transposed operand as a flag, no copy), then the small
+    # dW transposed: with the long inner dimension this orientation ran ~1.5x faster than
+    # dW = g @ cols.T at the benchmark CNN's second layer (144 x 32 result, inner 8192).
+    dwt = _mm(cols.reshape(groups, ck, m), gt.reshape(groups, cout // groups, m).transpose(0, 2, 1))
+    dw = np.ascontiguousarray(dwt.transpose(0, 2, 1), dtype=x.dtype)
+    return dw.reshape((cout, cin // groups, *kernel_size))
 
 
 # ---------------------------------------------------------------- the primitives
