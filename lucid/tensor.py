@@ -523,16 +523,55 @@ class Tensor:
         return self._assign(_creation.normal(tuple(self.shape), mean, std, dtype=self.dtype,
                                              generator=generator), "normal_")
 
+    def _update_in_place(self, ufunc: np.ufunc, other: Any, alpha: Any) -> bool:
+        """The eager fast path of ``add_``/``sub_``/``mul_``: ``self = ufunc(self, alpha *
+        other)`` written straight into this tensor's storage. Returns False (nothing done)
+        unless the general path would give the same result with no autograd bookkeeping:
+        grad mode off and no interpreter (a trace must record a mutation), a floating tensor,
+        ``other`` a tensor of its dtype and shape or a weak Python scalar, writable storage.
+        Optimizer steps are made of these.
+        """
+        if _grad_state.grad_enabled or _registry._interp.stack:
+            return False
+        data = self._data
+        if type(data) is not np.ndarray or data.dtype.kind != "f" or not data.flags.writeable:
+            return False
+        if isinstance(other, Tensor):
+            o = other._data
+            if type(o) is not np.ndarray or o.dtype is not data.dtype or o.shape != data.shape \
+                    or other._device is not self._device:
+                return False
+        elif isinstance(other, (builtins.int, builtins.float)):
+            o = other  # a weak scalar: NumPy casts it to the array's dtype, as promotion does
+        else:
+            return False
+        if not isinstance(alpha, (builtins.int, builtins.float)):
+            return False
+        with np.errstate(all="ignore"):  # inf / NaN silently, as the ops compute them
+            if alpha != 1:
+                # As ``_scaled``: a scalar ``other`` is scaled in Python, a tensor in its dtype.
+                o = np.multiply(o, data.dtype.type(alpha)) if type(o) is np.ndarray \
+                    else o * alpha
+            ufunc(data, o, out=data)
+        self._vc.value += 1
+        return True
+
     def add_(self, other: Any, *, alpha: Any = 1) -> Tensor:
         """``self += alpha * other``."""
+        if self._update_in_place(np.add, other, alpha):
+            return self
         return self._assign(_ops.add(self, other, alpha=alpha), "add_")
 
     def sub_(self, other: Any, *, alpha: Any = 1) -> Tensor:
         """``self -= alpha * other``."""
+        if self._update_in_place(np.subtract, other, alpha):
+            return self
         return self._assign(_ops.sub(self, other, alpha=alpha), "sub_")
 
     def mul_(self, other: Any) -> Tensor:
         """``self *= other``."""
+        if self._update_in_place(np.multiply, other, 1):
+            return self
         return self._assign(_ops.mul(self, other), "mul_")
 
     def div_(self, other: Any, *, rounding_mode: str | None = None) -> Tensor:
@@ -1196,3 +1235,4 @@ _cpu = as_device("cpu")
 # The op layer binds primitives that produce Tensors, so it is imported once Tensor exists.
 from . import creation as _creation  # noqa: E402
 from . import ops as _ops  # noqa: E402
+from .ops import registry as _registry  # noqa: E402

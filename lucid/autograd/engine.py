@@ -8,6 +8,7 @@ backward pass records its own tape and can be differentiated again.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,10 @@ from .mode import set_grad_enabled
 if TYPE_CHECKING:
     from ..tensor import Tensor
 
+# lucid.tensor imports this package, so the module is bound on the first backward pass
+# (an import statement inside the per-node helpers would cost a lookup on every call).
+_tensor: Any = None
+
 
 def _stale_message(t: Any, node: Node, saved: int, now: int) -> str:
     return (
@@ -30,29 +35,32 @@ def _stale_message(t: Any, node: Node, saved: int, now: int) -> str:
     )
 
 
-def _saved_inputs(node: Node) -> list[Any]:
-    from ..tensor import StaleTensor
-
-    inputs = list(node.inputs)
+def _saved_inputs(node: Node) -> Sequence[Any]:
+    inputs = node.inputs
+    for t, v in zip(inputs, node.versions):
+        if t._vc.value != v:
+            break
+    else:
+        return inputs  # the common case: nothing was overwritten since the op ran
+    out = list(inputs)
     for i, (t, v) in enumerate(zip(inputs, node.versions)):
         if t._vc.value != v:
-            inputs[i] = StaleTensor(t, _stale_message(t, node, v, t._vc.value))
-    return inputs
+            out[i] = _tensor.StaleTensor(t, _stale_message(t, node, v, t._vc.value))
+    return out
 
 
 def _saved_output(node: Node) -> Any:
-    from ..tensor import StaleTensor, Tensor
-
     if node.out_data is None:
         return None
-    out = Tensor._make(node.out_data, node.out_device)
+    out = _tensor.Tensor._make(node.out_data, node.out_device)
     out._vc = node.out_vc
     # The rebuilt output carries this node as its history, so with create_graph a rule that
     # reads ``out`` (exp, tanh, sigmoid, ...) is still differentiable with respect to the inputs.
     out.grad_fn = node
     out._requires_grad = True
     if node.out_vc.value != node.out_version:
-        return StaleTensor(out, _stale_message(out, node, node.out_version, node.out_vc.value))
+        return _tensor.StaleTensor(out, _stale_message(out, node, node.out_version,
+                                                       node.out_vc.value))
     return out
 
 
@@ -82,10 +90,11 @@ def _topo(roots: Sequence[Node]) -> list[Node]:
     return order
 
 
-def _useful(order: list[Node], targets: set[int] | None) -> set[Node]:
-    """Nodes with a path to something that wants a gradient (all of them, without targets)."""
+def _useful(order: list[Node], targets: set[int] | None) -> set[Node] | None:
+    """Nodes with a path to something that wants a gradient (``None``: all of them, when
+    there are no targets)."""
     if targets is None:
-        return set(order)
+        return None
     useful: set[Node] = set()
     for n in reversed(order):  # producers before consumers
         if id(n) in targets or any(
@@ -114,6 +123,10 @@ def run_backward(
     leaf, or only of ``inputs`` when given. ``accumulate=False`` (``autograd.grad``): nothing is
     written, and the cotangents of ``inputs`` are returned.
     """
+    global _tensor
+    if _tensor is None:
+        # The module itself: ``from .. import tensor`` would give the lucid.tensor function.
+        _tensor = importlib.import_module("..tensor", __package__)
     grads: dict[Any, Tensor] = {}  # node or leaf tensor -> accumulated cotangent
     roots: list[Node] = []
     for out, g in zip(outputs, grad_outputs):
@@ -141,29 +154,28 @@ def run_backward(
                 t = node.retained()
                 if t is not None and t.grad_fn is node:
                     t.grad = _store(t.grad, g, create_graph)
-            if g is not None and node in useful:
+            if g is not None and (useful is None or node in useful):
                 if node.freed:
                     raise AutogradError(
                         f"trying to backward through the graph a second time ({node.name()}'s "
                         f"saved tensors were freed by the first backward). Pass "
                         f"retain_graph=True to the first backward() if you need to call it twice."
                     )
-                needs = [
-                    e is not None and (targets is None or e in useful or id(e) in targets)
-                    for e in node.edges
-                ]
-                out = _saved_output(node) if node.prim.saves_output else None
-                cts = node.prim.vjp_rules(len(node.edges))(
-                    g, out, _saved_inputs(node), needs, node.params
-                )
-                for e, ct, need in zip(node.edges, cts, needs):
+                edges = node.edges
+                if useful is None:
+                    needs = [e is not None for e in edges]
+                else:
+                    needs = [e is not None and (e in useful or id(e) in targets) for e in edges]
+                prim = node.prim
+                out = _saved_output(node) if prim.saves_output else None
+                cts = _apply_vjp(prim, g, out, _saved_inputs(node), needs, node.params)
+                for e, ct, need in zip(edges, cts, needs):
                     if not need or ct is None:
                         continue
-                    if type(e) is Node:
-                        grads[e] = _accumulate(grads.get(e), ct)
-                    else:
+                    if type(e) is not Node:
                         _check_ct(node, e, ct)
-                        grads[e] = _accumulate(grads.get(e), ct)
+                    old = grads.get(e)
+                    grads[e] = ct if old is None else old + ct
             if not retain_graph:
                 node.inputs = ()
                 node.out_data = None
@@ -196,6 +208,20 @@ def run_backward(
     return results
 
 
+def _apply_vjp(prim: Any, g: Any, out: Any, inputs: Sequence[Any], needs: list[bool],
+               params: dict) -> Sequence[Any]:
+    """The cotangents of a node's inputs (``None`` where not needed), from its VJP rules
+    (what ``Primitive.vjp_rules`` builds, without building a closure per node)."""
+    rule = prim.vjp
+    if rule is None:
+        raise AutogradError(f"primitive {prim.name} is not differentiable")
+    if callable(rule):
+        cts = rule(g, out, *inputs, **params)
+        return [c if n else None for c, n in zip(cts, needs)]
+    return [r(g, out, *inputs, **params) if (n and r is not None) else None
+            for r, n in zip(rule, needs)]
+
+
 def _check_ct(node: Node, leaf: Tensor, ct: Tensor) -> None:
     if ct.shape != leaf.shape:
         raise AutogradError(
@@ -211,7 +237,7 @@ def _store(old: Tensor | None, g: Tensor, create_graph: bool, owned: bool = Fals
     object may flow to several leaves (``a + b``), and optimizers write into ``.grad`` in place.
     ``owned`` says ``g``'s buffer is already private to this slot, so no copy is needed.
     """
-    from ..tensor import Tensor
+    Tensor = _tensor.Tensor  # noqa: N806 - the class, under its usual name
 
     if create_graph or type(g._data) is not np.ndarray or (
         old is not None and type(old._data) is not np.ndarray

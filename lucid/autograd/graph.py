@@ -51,7 +51,7 @@ class Node:
         self.prim = prim
         self.params = params
         self.inputs = tuple(inputs)
-        self.versions = tuple(t._vc.value for t in inputs)
+        self.versions = tuple([t._vc.value for t in inputs])
         self.edges = edges
         self.out_device = out._device
         if prim.saves_output:
@@ -84,9 +84,9 @@ def _camel(name: str) -> str:
 
 def record(prim: Primitive, inputs: Sequence[Tensor], params: dict, out: Tensor) -> None:
     """Attach a tape node to ``out``, the result of ``prim`` applied to ``inputs``."""
-    edges = tuple(
+    edges = tuple([
         (t.grad_fn if t.grad_fn is not None else t) if t._requires_grad else None for t in inputs
-    )
+    ])  # a list comprehension: cheaper than a generator here, and this runs for every op
     out.grad_fn = Node(prim, params, inputs, edges, out)
     out._requires_grad = True
 

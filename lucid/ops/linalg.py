@@ -29,7 +29,8 @@ from .rules import describe
 
 
 def _matmul_rule(a: Any, b: Any) -> ShapedArray:
-    if len(a.shape) < 2 or len(b.shape) < 2:
+    sa, sb = a.shape, b.shape
+    if len(sa) < 2 or len(sb) < 2:
         raise ShapeError(
             f"matmul: the primitive needs operands of rank >= 2, got {describe(a, b)}; "
             f"lucid.matmul promotes 1-D operands"
@@ -39,27 +40,34 @@ def _matmul_rule(a: Any, b: Any) -> ShapedArray:
     if a.dtype is _dt.bool_:
         raise DTypeError(f"matmul: not defined for bool tensors, got {describe(a, b)}; "
                          f"cast to an integer or floating dtype first")
-    if a.shape[:-2] != b.shape[:-2]:
+    if sa[:-2] != sb[:-2]:
         raise ShapeError(
             f"matmul: the primitive needs equal batch dimensions, got {describe(a, b)}; "
             f"lucid.matmul broadcasts them"
         )
-    if a.shape[-1] != b.shape[-2]:
+    if sa[-1] != sb[-2]:
         raise ShapeError(
-            f"matmul: {describe(a, b)} cannot be multiplied ({a.shape[-1]} != {b.shape[-2]})"
+            f"matmul: {describe(a, b)} cannot be multiplied ({sa[-1]} != {sb[-2]})"
         )
-    return ShapedArray((*a.shape[:-1], b.shape[-1]), a.dtype)
+    return ShapedArray((*sa[:-1], sb[-1]), a.dtype)
 
 
 def _mT(x: Tensor) -> Tensor:  # noqa: N802 - PyTorch's name for a batch transpose
     return _shape.transpose(x, -2, -1)
 
 
-def _gemm() -> Any:
-    # lucid's GEMMs all go through one BLAS (see lucid/kernels/cpu/blas.py), loaded on first use.
-    from ..kernels.cpu import blas
+def _matmul_impl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    # lucid's GEMMs all go through one BLAS (see lucid/kernels/cpu/blas.py), loaded on first use
+    # and then kept here (an import statement would cost a lookup on every product).
+    global _blas_matmul
+    if _blas_matmul is None:
+        from ..kernels.cpu import blas
 
-    return blas
+        _blas_matmul = blas.matmul
+    return _blas_matmul(a, b)
+
+
+_blas_matmul: Any = None
 
 
 def _stored_transposed(t: Tensor) -> bool:
@@ -90,7 +98,7 @@ def _matmul_vjp_b(g: Tensor, out: Any, a: Tensor, b: Tensor) -> Tensor:
 matmul_p = primitive(
     "matmul",
     shape_rule=_matmul_rule,
-    impl=lambda a, b: _gemm().matmul(a, b),
+    impl=_matmul_impl,
     vjp=(
         lambda g, out, a, b: matmul_p.bind(g, _mT(b)),  # dL/da = g @ b^T
         _matmul_vjp_b,  # dL/db = a^T @ g

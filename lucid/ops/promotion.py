@@ -138,8 +138,16 @@ def elementwise_args(*args: Any, op: str, dtype: DType | None = None) -> list[Te
         x, y = args
         if isinstance(x, Tensor):
             if isinstance(y, Tensor):
-                if x.dtype is y.dtype and x.shape == y.shape:
-                    return [x, y]
+                if x.dtype is y.dtype:
+                    xs, ys = x.shape, y.shape
+                    if xs == ys:
+                        return [x, y]
+                    # One dtype, different shapes (``out + bias``): broadcast_to nodes for
+                    # the operands that need them, the target already validated here.
+                    target = broadcast_shapes(xs, ys, op=op)
+                    bcast = _shape.broadcast_to_p.bind
+                    return [x if xs == target else bcast(x, shape=target),
+                            y if ys == target else bcast(y, shape=target)]
             elif isinstance(y, _PY_SCALARS):
                 c = _scalar_like(y, x)
                 if c is not None:

@@ -53,6 +53,8 @@ def _as_int(v: Any, what: str, op: str) -> int:
 
 def _int_tuple(v: Any, what: str, op: str) -> tuple[int, ...]:
     """A tuple of ints from one int or a sequence of ints."""
+    if type(v) is tuple and all(type(e) is int for e in v):  # the common case, already done
+        return v
     if _is_int(v) or isinstance(v, Tensor):
         return (_as_int(v, what, op),)
     if not isinstance(v, (tuple, list, range)) and not hasattr(v, "__iter__"):
@@ -196,10 +198,11 @@ def unflatten(x: Any, dim: int, sizes: Sequence[int]) -> Tensor:
 
 
 def _permute_rule(x: Any, *, perm: tuple[int, ...]) -> ShapedArray:
-    if sorted(perm) != list(range(len(x.shape))):
+    shape = x.shape
+    if sorted(perm) != list(range(len(shape))):
         raise ShapeError(f"permute: {list(perm)} is not a permutation of the dims of "
                          f"{describe(x)}")
-    return ShapedArray(tuple(x.shape[p] for p in perm), x.dtype)
+    return ShapedArray(tuple([shape[p] for p in perm]), x.dtype)
 
 
 permute_p = primitive(
@@ -216,7 +219,8 @@ permute_p = primitive(
 def permute(x: Any, dims: Sequence[int]) -> Tensor:
     """``x`` with its dimensions reordered as ``dims``."""
     x = as_tensor(x)
-    dims = _int_tuple(dims, "dims", "permute")
+    if type(dims) is not tuple:
+        dims = _int_tuple(dims, "dims", "permute")
     if len(dims) != x.ndim:
         raise ShapeError(f"permute: got {len(dims)} dims {list(dims)} for a {x.ndim}-d tensor")
     perm = tuple(normalize_dim(d, x.ndim, "permute") for d in dims)
@@ -228,12 +232,13 @@ def permute(x: Any, dims: Sequence[int]) -> Tensor:
 def transpose(x: Any, dim0: int, dim1: int) -> Tensor:
     """``x`` with dimensions ``dim0`` and ``dim1`` swapped."""
     x = as_tensor(x)
-    perm = list(range(x.ndim))
-    a, b = normalize_dim(dim0, x.ndim, "transpose"), normalize_dim(dim1, x.ndim, "transpose")
-    if x.ndim < 2:
+    ndim = x.ndim
+    perm = list(range(ndim))
+    a, b = normalize_dim(dim0, ndim, "transpose"), normalize_dim(dim1, ndim, "transpose")
+    if ndim < 2 or a == b:
         return x
     perm[a], perm[b] = perm[b], perm[a]
-    return permute(x, perm)
+    return permute_p.bind(x, perm=tuple(perm))  # a valid permutation: permute() would agree
 
 
 swapaxes = swapdims = transpose
