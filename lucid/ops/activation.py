@@ -8,6 +8,7 @@ differentiable, so double backward works.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -36,9 +37,37 @@ def _rule(name: str) -> Any:
 # or that holds a NaN comes out all NaN: x - max is NaN there.
 
 
+# Up to this many elements the Numba kernels run (one call instead of six NumPy passes: 5 us
+# instead of 9 at 32 x 10); above it NumPy's SIMD exp wins (the kernel's scalar exp ran 3x
+# slower at 64 x 100).
+_KERNEL_MAX_SIZE = 1024
+
+
+def _kernel_view(x: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """``x`` as the C-contiguous ``(A, N, B)`` view the Numba kernels take (the reduced axis in
+    the middle) and an output of that shape, or None where NumPy runs (large inputs, float16:
+    the kernels have no half precision)."""
+    if x.dtype.char not in "fd" or x.ndim == 0 or x.size > _KERNEL_MAX_SIZE:
+        return None
+    x = np.ascontiguousarray(x)
+    a, b = math.prod(x.shape[:axis]), math.prod(x.shape[axis + 1:])  # (np.prod: 2 us each)
+    return x.reshape(a, x.shape[axis], b), np.empty(x.shape, x.dtype)
+
+
+def _kernels() -> Any:
+    # Imported here, not at the top: the first softmax loads Numba, `import lucid` does not.
+    from ..kernels.cpu import softmax
+
+    return softmax
+
+
 def _softmax_impl(x: np.ndarray, *, axis: int) -> np.ndarray:
     if x.size == 0:
         return x.copy()
+    view = _kernel_view(x, axis)
+    if view is not None:
+        _kernels().softmax(view[0], view[1].reshape(view[0].shape), False)
+        return view[1]
     with np.errstate(invalid="ignore", over="ignore"):
         e = np.exp(x - np.max(x, axis=axis, keepdims=True))
         return e / np.sum(e, axis=axis, keepdims=True)
@@ -47,6 +76,10 @@ def _softmax_impl(x: np.ndarray, *, axis: int) -> np.ndarray:
 def _log_softmax_impl(x: np.ndarray, *, axis: int) -> np.ndarray:
     if x.size == 0:
         return x.copy()
+    view = _kernel_view(x, axis)
+    if view is not None:
+        _kernels().softmax(view[0], view[1].reshape(view[0].shape), True)
+        return view[1]
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         shifted = x - np.max(x, axis=axis, keepdims=True)
         return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
