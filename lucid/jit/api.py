@@ -24,7 +24,8 @@ import numpy as np
 from .. import config, tree
 from .. import dtypes as _dt
 from ..autograd.graph import record as _record_tape
-from ..autograd.mode import is_grad_enabled, no_grad
+from ..autograd.mode import _state as _grad_state
+from ..autograd.mode import is_grad_enabled
 from ..ops.registry import primitive
 from ..tensor import Tensor
 from . import guards
@@ -66,9 +67,11 @@ class _Entry:
     """One traced signature: the traced function, its plan, and (built on first need) the
     plan of its backward graph, for eager autograd through a compiled forward."""
 
-    __slots__ = ("_bwd", "lifted_avals", "n_user_out", "out_grad", "plan", "recording", "traced")
+    __slots__ = ("_bwd", "any_out_grad", "inplace", "lifted_avals", "n_user_out", "out_grad",
+                 "plan", "recording", "single_out", "traced")
 
-    def __init__(self, traced: TracedFunction, plan: Plan, out_grad: list[bool]) -> None:
+    def __init__(self, traced: TracedFunction, plan: Plan, out_grad: list[bool],
+                 n_explicit: int) -> None:
         self.traced = traced
         self.plan = plan
         self.lifted_avals = [(tuple(t.shape), t.dtype) for t in traced.lifted]
@@ -77,6 +80,10 @@ class _Entry:
         # backward (it wrote .grad) hands back plain values, like an eager training step.
         ran_backward = any(m.kind == "grad" for m in traced.mutations)
         self.out_grad = [g and not ran_backward for g in out_grad]
+        self.any_out_grad = any(self.out_grad)
+        # The function returns one tensor: no pytree to rebuild.
+        self.single_out = traced.out_tree == _LEAF_TREEDEF and self.n_user_out == 1
+        self.inplace = _inplace_pairs(traced, plan, n_explicit)
         self._bwd: dict[int, tuple[Any, Plan]] = {}
 
     def backward_plan(self, index: int) -> tuple[Any, Plan]:
@@ -94,10 +101,49 @@ class _Entry:
     def valid(self) -> bool:
         """The tensors read from the closure still have the shapes and dtypes traced with, and
         the Python values the trace depended on (guards) are unchanged."""
-        return all(
-            tuple(t.shape) == s and t.dtype is d
-            for t, (s, d) in zip(self.traced.lifted, self.lifted_avals)
-        ) and self.recording.valid()
+        for t, (s, d) in zip(self.traced.lifted, self.lifted_avals):
+            if t._data.shape != s or t.dtype is not d:
+                return False
+        return self.recording.valid()
+
+
+_LEAF_TREEDEF = tree.flatten(0)[1]
+
+
+def _inplace_pairs(traced: TracedFunction, plan: Plan, n_explicit: int
+                   ) -> tuple[tuple[int, int], ...]:
+    """(output, input) pairs of a plan whose output (a tensor's new value, from an in-place
+    update such as an optimizer step) a whole-plan driver may write straight into the input
+    array it replaces, instead of handing it back to be copied there.
+
+    Only for a freshly computed value (not an input or a view of one, which the write could
+    overwrite while it is read), written to exactly one input of its shape and dtype, and no
+    other output.
+    """
+    g = plan.graph
+    lifted = {id(t): n_explicit + k for k, t in enumerate(traced.lifted)}
+    producer = {n.out.id: n for n in g.nodes}
+    input_ids = {v.id for v in g.inputs}
+    uses: dict[int, int] = {}
+    for v in g.outputs:
+        uses[v.id] = uses.get(v.id, 0) + 1
+    pairs: list[tuple[int, int]] = []
+    targets: list[int] = []
+    for m in traced.mutations:
+        if m.kind != "data" or m.index is None:
+            continue
+        k = m.arg if m.arg is not None else lifted.get(id(m.target), -1)
+        if k < 0:
+            continue
+        v = g.outputs[m.index]
+        src = v
+        while src.id in producer and producer[src.id].prim.view:
+            src = producer[src.id].inputs[0]
+        if src.id in input_ids or uses[v.id] != 1 or g.inputs[k].aval != v.aval:
+            continue
+        pairs.append((m.index, k))
+        targets.append(k)
+    return tuple(p for p in pairs if targets.count(p[1]) == 1)
 
 
 def _jit_call_rule(*ins: Any, entry: _Entry, index: int) -> Any:
@@ -161,6 +207,7 @@ class Jitted:
         self.static_argnames = tuple(static_argnames)
         self.donate_argnums = tuple(donate_argnums)
         self._cache: dict[Any, _Entry] = {}
+        self._plain_trees: dict[int, Any] = {}  # argument count -> treedef of tensor-only calls
         functools.update_wrapper(self, fn)
 
     # ------------------------------------------------------------------ keys
@@ -174,10 +221,19 @@ class Jitted:
         return dyn_args, dyn_kwargs, static
 
     def _key(self, args: tuple, kwargs: dict) -> tuple[Any, list[Tensor]]:
+        if not kwargs and not self.static_argnums and all(isinstance(a, Tensor) for a in args):
+            # The common call, tensors only: the same key as below, without walking a pytree.
+            treedef = self._plain_trees.get(len(args))
+            if treedef is None:
+                treedef = self._plain_trees[len(args)] = tree.flatten((args, {}))[1]
+            tensors = list(args)
+            avals = tuple((t._data.shape, t.dtype, t._device) for t in tensors)
+            return (treedef, avals, (), (), _grad_state.grad_enabled,
+                    _dt.get_default_dtype()), tensors
         dyn_args, dyn_kwargs, static = self._split(args, kwargs)
         leaves, treedef = tree.flatten((dyn_args, dyn_kwargs))
         tensors = [x for x in leaves if isinstance(x, Tensor)]
-        avals = tuple((tuple(t.shape), t.dtype, t._device) for t in tensors)
+        avals = tuple((t._data.shape, t.dtype, t._device) for t in tensors)
         others = tuple(x for x in leaves if not isinstance(x, Tensor))
         try:
             hash(others)
@@ -210,7 +266,7 @@ class Jitted:
         with guards.recording() as rec:
             traced = trace(fn, args, kwargs,
                            name=f"jit of {getattr(self.fn, '__qualname__', '')}")
-        entry = _Entry(traced, Plan(traced.graph), out_grad)
+        entry = _Entry(traced, Plan(traced.graph), out_grad, len(traced.tensor_pos))
         entry.recording = rec
         return entry
 
@@ -233,27 +289,33 @@ class Jitted:
             return self.fn(*args, **kwargs)
         entry, tensors = self._entry(args, kwargs)
         tf = entry.traced
-        flat_in = tensors + list(tf.lifted)
+        flat_in = tensors + tf.lifted
         inputs = [t._data for t in flat_in]
-        if any(type(a) is not np.ndarray for a in inputs):
-            # Inside another transform (grad, vmap, an outer jit): run the graph's primitives
-            # through the active interpreter.
-            from .graph import eval_graph
+        for a in inputs:
+            if type(a) is not np.ndarray:
+                # Inside another transform (grad, vmap, an outer jit): run the graph's
+                # primitives through the active interpreter.
+                from .graph import eval_graph
 
-            flat = eval_graph(tf.graph, flat_in)
-            tf.apply_mutations(flat, flat_in)
-            return tf.unflatten_outputs(flat[: entry.n_user_out])
-        outs = entry.plan.run(inputs)
-        flat = [Tensor._make(a) for a in outs]
-        if is_grad_enabled() and any(entry.out_grad) and any(t._requires_grad for t in flat_in):
+                flat = eval_graph(tf.graph, flat_in)
+                tf.apply_mutations(flat, flat_in)
+                return tf.unflatten_outputs(flat[: entry.n_user_out])
+        record = entry.any_out_grad and _grad_state.grad_enabled and any(
+            t._requires_grad for t in flat_in)
+        # The tape saves the values the call read, so nothing may be overwritten in place then.
+        outs = entry.plan.run(inputs, () if record else entry.inplace)
+        flat = [None if a is None else Tensor._make(a) for a in outs]
+        if record:
             # Eager autograd through a compiled call: each output gets one tape node whose VJP
             # runs the compiled backward graph.
             saved = _tape_inputs(flat_in, tf.mutations)
             for k, (t, g) in enumerate(zip(flat, entry.out_grad)):
                 if g:
                     _record_tape(jit_call_p, saved, {"entry": entry, "index": k}, t)
-        with no_grad():
+        if tf.mutations:
             tf.apply_mutations(flat, flat_in)
+        if entry.single_out:
+            return flat[0]
         return tf.unflatten_outputs(flat[: entry.n_user_out])
 
     def lower(self, *args: Any, **kwargs: Any) -> Lowered:

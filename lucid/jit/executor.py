@@ -18,6 +18,7 @@ import numpy as np
 
 from . import cache
 from .codegen_cpu import acc_dtype, group_source
+from .codegen_plan import driver_for
 from .graph import Graph, Node, Var
 from .passes import Group, fusion_groups, optimize
 
@@ -159,6 +160,9 @@ class Plan:
         self._plan_reuse(g, out_ids, slot)
         self._pool: dict[tuple, list[np.ndarray]] = {}
         self._lock = threading.Lock()
+        # Small plans also get a whole-plan driver: all steps in one compiled call, built on a
+        # later call (see lucid/jit/codegen_plan.py).
+        self.driver = driver_for(self)
 
     @staticmethod
     def _only_fused_users(g: Graph, groups: dict[int, Group], vid: int) -> list[bool]:
@@ -238,7 +242,14 @@ class Plan:
         """How many generated kernels the plan runs."""
         return sum(isinstance(s, FusedStep) for s in self.steps)
 
-    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def run(self, inputs: Sequence[np.ndarray], inplace: tuple[tuple[int, int], ...] = ()
+            ) -> list[Any]:
+        """The outputs for ``inputs``. ``inplace``: (output, input) pairs whose output may be
+        written into the input's array instead (it then comes back as None)."""
+        if self.driver is not None:
+            outs = self.driver.run(inputs, inplace)
+            if outs is not None:
+                return outs
         with self._lock:  # the buffer pool belongs to the plan: one run at a time
             return self._run(inputs)
 

@@ -35,6 +35,7 @@ import numpy as np
 from .. import tree
 from ..autograd.graph import record as _record_tape
 from ..autograd.mode import _state as _grad_state
+from ..autograd.mode import no_grad
 from ..device import Device
 from ..dtypes import FLOAT
 from ..errors import LucidError, TracerError
@@ -462,7 +463,8 @@ class TracedFunction:
             leaves[i] = flat_out[k]
         return tree.unflatten(self.out_tree, leaves)
 
-    def apply_mutations(self, flat_out: Sequence[Tensor], flat_in: Sequence[Tensor]) -> None:
+    def apply_mutations(self, flat_out: Sequence[Tensor | None], flat_in: Sequence[Tensor]
+                        ) -> None:
         """Write the mutated values back into their tensors (as in-place updates)."""
         apply_mutations(self.mutations, flat_out, flat_in)
 
@@ -482,28 +484,31 @@ class TracedFunction:
         return self.unflatten_outputs(flat[: len(self.out_pos)])
 
 
-def apply_mutations(mutations: Sequence[Mutation], flat_out: Sequence[Tensor],
+def apply_mutations(mutations: Sequence[Mutation], flat_out: Sequence[Tensor | None],
                     flat_in: Sequence[Tensor] | None = None) -> None:
     """Write traced side effects back: data as an in-place copy, grads by assignment.
-    ``flat_in`` (the call's flattened tensor inputs) resolves mutations of arguments."""
-    from ..autograd.mode import no_grad
-
+    ``flat_in`` (the call's flattened tensor inputs) resolves mutations of arguments. A data
+    value given as ``None`` was already written into its tensor's array (by a whole-plan
+    driver): only the tensor's version moves on."""
     for m in mutations:
-        target = m.tensor(flat_in)
+        target = m.target if m.arg is None else m.tensor(flat_in)
         if m.kind == "grad":
             target.grad = None if m.index is None else flat_out[m.index]
+            continue
+        # Like the in-place updates it replays (optimizer steps, running statistics, run
+        # under no_grad), the write carries no autograd history: a parameter stays a leaf.
+        value = flat_out[m.index]
+        if value is None:
+            target._vc.value += 1
+            continue
+        dst, src = target._data, value._data
+        if (type(dst) is np.ndarray and type(src) is np.ndarray and dst.flags.writeable
+                and dst.shape == src.shape and dst.dtype == src.dtype):
+            np.copyto(dst, src)  # the common case (a compiled step), without dispatch
+            target._vc.value += 1
         else:
-            # Like the in-place updates it replays (optimizer steps, running statistics, run
-            # under no_grad), the write carries no autograd history: a parameter stays a leaf.
-            value = flat_out[m.index]
-            dst, src = target._data, value._data
-            if (type(dst) is np.ndarray and type(src) is np.ndarray and dst.flags.writeable
-                    and dst.shape == src.shape and dst.dtype == src.dtype):
-                np.copyto(dst, src)  # the common case (a compiled step), without dispatch
-                target._vc.value += 1
-            else:
-                with no_grad():
-                    target._assign(value.detach(), "traced in-place update")
+            with no_grad():
+                target._assign(value.detach(), "traced in-place update")
 
 
 def _tensors_in(obj: Any, out: list[Tensor], depth: int = 0) -> None:
