@@ -151,6 +151,12 @@ def matmul(a: Any, b: Any) -> Tensor:
 
     Mixed dtypes are promoted; bool tensors are not supported.
     """
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.dtype is b.dtype \
+            and a.dtype is not _dt.bool_ and a.ndim == 2 and b.ndim == 2:
+        # Two matrices of one dtype (every linear layer): nothing to promote or broadcast.
+        if a.shape[1] != b.shape[0]:
+            raise _mismatch("matmul", a, b, a.shape[1], b.shape[0])
+        return matmul_p.bind(a, b)
     a, b = _operands(a, b, "matmul")
     kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if a.shape[-1] != kb:
