@@ -463,7 +463,7 @@ def test_lower_gives_graph_source_and_kernels():
     assert "matmul" in lowered.graph and "%" in lowered.graph and "return" in lowered.graph
     assert isinstance(lowered.source, str) and "@njit" in lowered.source
     assert isinstance(lowered.kernels, int) and lowered.kernels > 0
-    assert lowered.source.count("def flat(") == lowered.kernels
+    assert lowered.source.count("def nd(") == lowered.kernels
     assert any(s.startswith("fused") for s in lowered.steps)
 
 

@@ -157,3 +157,66 @@ def test_training_gradients_through_fused_reductions_equal_eager():
     want = lucid.grad(loss, argnums=(0, 1, 2, 3))(w1, b1, w2, b2)
     for g, r in zip(got, want):
         np.testing.assert_allclose(g.numpy(), r.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# ============================================================================ broadcasts
+
+
+def _broadcast_steps(plan):
+    return [s for s in plan.steps if isinstance(s, PrimStep) and s.name == "broadcast_to"]
+
+
+def test_a_bias_is_read_from_its_own_array():
+    """``x + b`` with ``b`` broadcast along the batch: the kernel indexes ``b`` itself (a
+    contiguous 1-d operand), no stride-0 view is materialised."""
+    def f(x, b):
+        return (x + b).relu()
+
+    x, b = lucid.randn(6, 5), lucid.randn(5)
+    jf = _check(f, x, b)
+    plan = jf.lower(x, b).plan
+    assert _broadcast_steps(plan) == []
+    step = next(s for s in plan.steps if isinstance(s, FusedStep))
+    assert "a1[i1]" in step.source
+
+
+def test_size_one_dims_and_scalars_broadcast_inside_kernels():
+    def f(x, scale, shift, s):
+        return x * scale + shift * s, (x - s).sum()
+
+    x = lucid.randn(2, 3, 4, 4)
+    scale, shift = lucid.randn(1, 3, 1, 1), lucid.randn(3, 1, 1)
+    s = lucid.randn(())
+    jf = _check(f, x, scale, shift, s)
+    assert _broadcast_steps(jf.lower(x, scale, shift, s).plan) == []
+    # A scalar operand is read once before the loop, so the flat loop stays available.
+    jf2 = _check(lambda x, s: x * s + 1.0, x, s)
+    step = next(st for st in jf2.lower(x, s).plan.steps if isinstance(st, FusedStep))
+    assert step.flat is not None
+
+
+def test_a_kernel_of_broadcasts_only_and_a_broadcast_read_elsewhere():
+    def only(b, c):
+        return lucid.broadcast_to(b, (4, 3)) * lucid.broadcast_to(c, (4, 3))
+
+    b, c = lucid.randn(3), lucid.randn(4, 1)
+    _check(only, b, c)
+
+    def shared(x, b, w):
+        bb = lucid.broadcast_to(b, (4, 3))
+        return x + bb, bb @ w  # the matmul needs the broadcast as an array
+
+    x, w = lucid.randn(4, 3), lucid.randn(3, 2)
+    jf = _check(shared, x, b, w)
+    assert len(_broadcast_steps(jf.lower(x, b, w).plan)) == 1
+
+
+def test_broadcast_gradients_through_jit_equal_eager():
+    def loss(x, b, g):
+        return ((x * g + b).relu() ** 2).mean()
+
+    x, b, g = lucid.randn(5, 4), lucid.randn(4), lucid.randn(1, 4)
+    got = lucid.jit(lucid.grad(loss, argnums=(0, 1, 2)))(x, b, g)
+    want = lucid.grad(loss, argnums=(0, 1, 2))(x, b, g)
+    for a, r in zip(got, want):
+        np.testing.assert_allclose(a.numpy(), r.numpy(), rtol=1e-5, atol=1e-6)

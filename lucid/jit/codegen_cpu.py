@@ -73,7 +73,8 @@ def _suffix_start(axes: tuple[int, ...], ndim: int) -> int | None:
 
 
 def group_source(group: Group, inputs: list[Var], outputs: list[Var], name: str,
-                 consts: dict[int, Node]) -> str:
+                 consts: dict[int, Node],
+                 bcast: dict[int, tuple[int | None, ...]] | None = None) -> str:
     """Python source of the kernel module for ``group``.
 
     ``inputs``: the arrays the kernel reads (in order); ``outputs``: the values it writes;
@@ -81,7 +82,15 @@ def group_source(group: Group, inputs: list[Var], outputs: list[Var], name: str,
     reductions arrives as a zeroed accumulator (dtype :func:`acc_dtype`) of the group's rank
     with size 1 along the reduced dims (the ``flat`` entry point: raveled, size 1, and only
     when every reduction is over all dims; otherwise ``flat`` is ``None``).
+
+    ``bcast``: inputs read *before* a broadcast. For input ``k`` the kernel receives the
+    operand of the ``broadcast_to`` that made it, and ``bcast[k]`` gives, for each of that
+    operand's dims, the loop index that addresses it (``None``: always 0, a size-1 dim). So a
+    bias is read as ``a1[i1]`` from its own contiguous array instead of through a stride-0
+    view, and the loop stays vectorisable. An operand addressed by no loop index (a scalar) is
+    read once, before the loop; others rule out the ``flat`` entry point.
     """
+    bcast = bcast or {}
     ndim = len(group.shape)
     var_name: dict[int, str] = {}
     for k, v in enumerate(inputs):
@@ -117,8 +126,20 @@ def group_source(group: Group, inputs: list[Var], outputs: list[Var], name: str,
     def zero(k: int) -> str:
         return f"np.{acc_dtype(outputs[k].aval)}(0)"
 
+    scalars = [k for k, m in bcast.items() if all(d is None for d in m)]
+
+    def hoisted(flat: bool) -> list[str]:
+        return [f"    x{k} = a{k}[{'0' if flat else (', '.join('0' * len(bcast[k])) or '()')}]"
+                for k in scalars]
+
+    def load(k: int, index: str) -> str:
+        if k not in bcast:
+            return f"a{k}[{index}]"
+        return f"a{k}[{', '.join('0' if d is None else f'i{d}' for d in bcast[k])}]"
+
     def body(index: str, indent: str, flat: bool) -> list[str]:
-        out = [f"{indent}x{k} = a{k}[{index}]" for k in range(len(inputs))]
+        out = [f"{indent}x{k} = {load(k, index)}" for k in range(len(inputs))
+               if k not in scalars]
         out += [f"{indent}{line}" for line in lines]
         for k, o in enumerate(outs):
             if o[0] == "store":
@@ -157,10 +178,11 @@ def group_source(group: Group, inputs: list[Var], outputs: list[Var], name: str,
         "",
         "",
     ]
-    if all(outs[k][2] == tuple(range(ndim)) for k in accs):
+    if all(outs[k][2] == tuple(range(ndim)) for k in accs) and len(scalars) == len(bcast):
         src += [
             _DECORATOR,
             f"def flat(n, {params}):",
+            *hoisted(flat=True),
             *[f"    s{k} = {zero(k)}" for k in accs],
             "    for i in range(n):",
             *body("i", "        ", flat=True),
@@ -168,7 +190,8 @@ def group_source(group: Group, inputs: list[Var], outputs: list[Var], name: str,
         ]
     else:
         src.append("flat = None  # partial reductions need the loop nest")
-    src += ["", "", _DECORATOR, f"def nd(shape, {params}):", *nd_loops(0, "    ")]
+    src += ["", "", _DECORATOR, f"def nd(shape, {params}):", *hoisted(flat=False),
+            *nd_loops(0, "    ")]
     return "\n".join(src) + "\n"
 
 

@@ -46,7 +46,7 @@ class FusedStep:
 
     def run(self, env: list[Any], pool: dict) -> None:
         arrays = [env[i] for i in self.ins]
-        shape = arrays[0].shape if arrays else self.shape
+        shape = self.shape
         # Operands all in one memory order (C, or Fortran, as transposed gradients arrive) run
         # as one flat loop over memory; anything else (broadcast views) runs the n-d kernel.
         if self.flat is None:
@@ -135,6 +135,12 @@ class Plan:
 
         self.steps: list[Any] = []
         self.sources: list[str] = []
+        absorbed = self._absorb_broadcasts(g, groups, consts)
+        needed: set[int] = set(out_ids)  # broadcast values something still reads as arrays
+        for i, n in enumerate(g.nodes):
+            grp = groups.get(i)
+            skip = absorbed.get(id(grp), {}) if grp is not None else {}
+            needed.update(v.id for v in n.inputs if v.id not in skip)
         emitted: set[int] = set()
         for i, n in enumerate(g.nodes):
             grp = groups.get(i)
@@ -143,12 +149,15 @@ class Plan:
                     self._only_fused_users(g, groups, n.out.id)
                 ):
                     continue  # inlined into every kernel that reads it
+                if n.prim.name == "broadcast_to" and n.out.id not in needed:
+                    continue  # every kernel reading it indexes its operand directly
                 self.steps.append(PrimStep(n, [slot_of(v) for v in n.inputs], slot_of(n.out)))
                 continue
             if id(grp) in emitted:
                 continue
             emitted.add(id(grp))
-            self.steps.append(self._fused(grp, g, consts, slot_of, out_ids))
+            self.steps.append(self._fused(grp, g, consts, slot_of, out_ids,
+                                          absorbed.get(id(grp), {})))
         self.n_slots = len(slot)
         self.in_slots = [slot[v.id] for v in g.inputs]
         self.out_slots = [slot[v.id] for v in g.outputs]
@@ -168,8 +177,9 @@ class Plan:
     def _only_fused_users(g: Graph, groups: dict[int, Group], vid: int) -> list[bool]:
         return [i in groups for i, n in enumerate(g.nodes) if any(v.id == vid for v in n.inputs)]
 
-    def _fused(self, grp: Group, g: Graph, consts: dict[int, Node], slot_of: Callable,
-               out_ids: set[int]) -> FusedStep:
+    @staticmethod
+    def _group_inputs(grp: Group, consts: dict[int, Node]) -> list[Var]:
+        """The values a group's kernel reads, in first-use order."""
         inside = {n.out.id for n in grp.nodes}
         ins: list[Var] = []
         seen: set[int] = set()
@@ -178,6 +188,45 @@ class Plan:
                 if v.id not in inside and v.id not in consts and v.id not in seen:
                     seen.add(v.id)
                     ins.append(v)
+        return ins
+
+    def _absorb_broadcasts(self, g: Graph, groups: dict[int, Group], consts: dict[int, Node]
+                           ) -> dict[int, dict[int, tuple[Var, tuple[int | None, ...]]]]:
+        """Per group (by id): the inputs made by ``broadcast_to`` that its kernel reads from the
+        broadcast's operand instead: var id -> (operand, loop index per operand dim).
+
+        Reading a stride-0 view makes Numba type the array as non-contiguous, which keeps the
+        loop from vectorising (a bias add ran 4x slower than the same loop over contiguous
+        arrays); the operand itself is contiguous. A group keeps at least one full-shape
+        input first, so its first operand still gives the loop's shape."""
+        producer = {n.out.id: n for n in g.nodes}
+        result: dict[int, dict[int, tuple[Var, tuple[int | None, ...]]]] = {}
+        for grp in {id(x): x for x in groups.values()}.values():
+            shape = grp.shape
+            found: dict[int, tuple[Var, tuple[int | None, ...]]] = {}
+            ins = self._group_inputs(grp, consts)
+            for v in ins:
+                p = producer.get(v.id)
+                if p is None or p.prim.name != "broadcast_to":
+                    continue
+                u = p.inputs[0]
+                lead = len(shape) - len(u.aval.shape)
+                found[v.id] = (u, tuple(
+                    None if d == 1 and shape[lead + k] != 1 else lead + k
+                    for k, d in enumerate(u.aval.shape)))
+            if found and len(found) == len(ins):
+                del found[ins[0].id]  # keep one full-shape operand
+            if found:
+                result[id(grp)] = found
+        return result
+
+    def _fused(self, grp: Group, g: Graph, consts: dict[int, Node], slot_of: Callable,
+               out_ids: set[int], absorbed: dict[int, tuple[Var, tuple[int | None, ...]]]
+               ) -> FusedStep:
+        inside = {n.out.id for n in grp.nodes}
+        ins = self._group_inputs(grp, consts)
+        # Full-shape operands first (the loop's shape is read from the first one).
+        ins.sort(key=lambda v: v.id in absorbed)
         used_outside = set(out_ids)
         for n in g.nodes:
             if n.out.id in inside:
@@ -185,14 +234,16 @@ class Plan:
             used_outside.update(v.id for v in n.inputs)
         outs = [n.out for n in grp.nodes if n.out.id in used_outside]
         name = f"fused_{len(self.steps)}"
-        source = group_source(grp, ins, outs, name, consts)
+        bcast = {k: absorbed[v.id][1] for k, v in enumerate(ins) if v.id in absorbed}
+        source = group_source(grp, ins, outs, name, consts, bcast)
         module = cache.load_module(source)
         self.sources.append(source)
         red = {n.out.id: n for n in grp.reductions}
         reduce = [None if v.id not in red else
                   (tuple(red[v.id].params["axes"]), bool(red[v.id].params["keepdims"]),
                    np.dtype(acc_dtype(v.aval))) for v in outs]
-        return FusedStep(module, [slot_of(v) for v in ins], [slot_of(v) for v in outs],
+        read = [absorbed[v.id][0] if v.id in absorbed else v for v in ins]
+        return FusedStep(module, [slot_of(v) for v in read], [slot_of(v) for v in outs],
                          [v.aval.dtype.np for v in outs], grp.shape, name, source, reduce)
 
     def _plan_frees(self, out_ids: set[int], slot: dict[int, int]) -> None:
