@@ -34,20 +34,38 @@ def _check_conv2d(x: np.ndarray, w: np.ndarray, **kw: object) -> None:
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("cin", [3, 7, 8])  # 7*9 = 63 and 8*9 = 72 rows: both sides of 64
-def test_conv2d_both_paths_match_torch(cin: int, dtype: str) -> None:
-    rng = np.random.default_rng(cin)
-    x = rng.standard_normal((4, cin, 9, 10)).astype(dtype)
-    w = rng.standard_normal((5, cin, 3, 3)).astype(dtype)
+@pytest.mark.parametrize(("cin", "cout", "size"), [
+    (3, 5, 9),  # 27 rows: per sample
+    (8, 5, 9),  # 72 rows, a small product per sample: per sample
+    (8, 64, 24),  # 72 rows, 64 * 72 * 576 = 2.7 M multiply-adds per sample: per sample
+    (8, 64, 32),  # 72 rows, 4.7 M per sample: whole batch
+])
+def test_conv2d_both_paths_match_torch(cin: int, cout: int, size: int, dtype: str) -> None:
+    rng = np.random.default_rng(cin + cout + size)
+    x = rng.standard_normal((3, cin, size, size + 1)).astype(dtype)
+    w = rng.standard_normal((cout, cin, 3, 3)).astype(dtype)
     _check_conv2d(x, w, padding=1)
 
 
 def test_threshold_picks_the_expected_path() -> None:
     f32 = np.dtype(np.float32)
-    assert conv_ops._per_sample(27, 1, 32, f32)  # the benchmark CNN's first layer
-    assert not conv_ops._per_sample(144, 1, 32, f32)  # its second layer: batched
-    assert not conv_ops._per_sample(27, 3, 32, f32)  # grouped: batched
-    assert not conv_ops._per_sample(27, 1, 0, f32)  # empty batch
+    assert conv_ops._per_sample(27, 16, 1024, 1, 32, f32)  # the benchmark CNN's first layer
+    assert conv_ops._per_sample(144, 32, 256, 1, 32, f32)  # and its second
+    assert not conv_ops._per_sample(576, 128, 3136, 1, 32, f32)  # 64->128 ch. at 56x56
+    assert not conv_ops._per_sample(27, 16, 1024, 3, 32, f32)  # grouped: batched
+    assert not conv_ops._per_sample(27, 16, 1024, 1, 0, f32)  # empty batch
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_row_blocks_and_threads(monkeypatch: pytest.MonkeyPatch, threads: int) -> None:
+    """GEMMs cut into several row blocks, batches split over threads (5 samples, 3 threads:
+    uneven chunks), each thread summing its own weight gradient."""
+    monkeypatch.setattr(conv_ops, "_SMALL_GEMM_MACS", 5000)
+    monkeypatch.setattr(conv_ops._Pool, "threads", lambda self, batch: min(threads, batch))
+    rng = np.random.default_rng(threads)
+    x = rng.standard_normal((5, 4, 7, 6))
+    w = rng.standard_normal((6, 4, 3, 3))
+    _check_conv2d(x, w, padding=1, stride=(1, 2))
 
 
 @pytest.mark.parametrize("kw", [

@@ -32,8 +32,9 @@ imported on first use, so ``import lucid`` does not load Numba.
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -206,14 +207,70 @@ def _kernels() -> Any:
     return conv
 
 
-# Column matrices with at most this many rows (C/groups * prod(K)) go one sample at a time
-# (see lucid.kernels.cpu.conv): a whole-batch GEMM with so short an inner dimension is bound by
-# memory traffic. The benchmark CNN's first layer has 27; its second, 144, is faster batched.
+# One sample at a time (see lucid.kernels.cpu.conv) when the column matrix has few rows (at
+# most this many: C/groups * prod(K)), where a whole-batch GEMM is bound by memory traffic, or
+# when one sample's GEMM is small (at most _PER_SAMPLE_MAX_MACS multiply-adds), where the
+# whole-batch pipeline (im2col of the batch, GEMM, transposing copy) moves more data than it
+# computes. The benchmark CNN's layers have 27 and 144 rows, 0.44 and 1.2 M multiply-adds per
+# sample; a 64->128-channel 3x3 layer on 56x56 images (231 M) stays batched.
 _PER_SAMPLE_MAX_ROWS = 64
+_PER_SAMPLE_MAX_MACS = 4_000_000
+# OpenBLAS runs products of up to 100^3 multiply-adds with its small-matrix kernel (no packing,
+# no thread pool, so several threads may call it at once): the per-sample GEMMs are cut into
+# row blocks that stay within that. A product whose second operand is transposed (the weight
+# gradient's g @ cols.T) qualifies only with at most 1200 results (OpenBLAS's rule for its
+# "TN" case), so those blocks are cut smaller still: 3x faster at the CNN's second layer.
+_SMALL_GEMM_MACS = 1_000_000
+_SMALL_GEMM_TN_RESULTS = 1200
 
 
-def _per_sample(rows: int, groups: int, batch: int, dtype: np.dtype) -> bool:
-    return groups == 1 and 0 < rows <= _PER_SAMPLE_MAX_ROWS and batch > 0 and dtype.char in "fd"
+def _per_sample(rows: int, cout: int, positions: int, groups: int, batch: int,
+                dtype: np.dtype) -> bool:
+    return (groups == 1 and rows > 0 and batch > 0 and dtype.char in "fd"
+            and (rows <= _PER_SAMPLE_MAX_ROWS
+                 or cout * rows * positions <= _PER_SAMPLE_MAX_MACS))
+
+
+def _row_block(other: int) -> int:
+    """Rows per GEMM so that rows * ``other`` (the product of the two other dims) stays small."""
+    return max(1, _SMALL_GEMM_MACS // max(other, 1))
+
+
+class _Pool:
+    """Worker threads for the per-sample kernels (created on first use, one fewer than the
+    threads used: the calling thread takes a share too)."""
+
+    def __init__(self) -> None:
+        self.executor: Any = None
+        self.lock = threading.Lock()
+
+    def threads(self, batch: int) -> int:
+        # Numba's thread count: the CPUs available, or NUMBA_NUM_THREADS where it is set (the
+        # benchmarks set it with the BLAS thread count).
+        from numba import config
+
+        return max(1, min(int(config.NUMBA_NUM_THREADS), len(os.sched_getaffinity(0))
+                          if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, batch))
+
+    def run(self, fn: Callable[[int, int], Any], batch: int) -> list[Any]:
+        """``fn(b0, b1)`` over a partition of ``range(batch)`` into contiguous chunks, one per
+        thread, the first in the calling thread; the results in chunk order."""
+        n = self.threads(batch)
+        bounds = [batch * i // n for i in range(n + 1)]
+        if n == 1:
+            return [fn(0, batch)]
+        with self.lock:
+            if self.executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self.executor = ThreadPoolExecutor(n - 1, thread_name_prefix="lucid-conv")
+            executor = self.executor
+        futures = [executor.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, n)]
+        first = fn(bounds[0], bounds[1])
+        return [first] + [f.result() for f in futures]
+
+
+_POOL = _Pool()
 
 
 def _prod(t: Sequence[int]) -> int:
@@ -307,13 +364,14 @@ def _conv_impl(x: np.ndarray, w: np.ndarray, *, stride: tuple[int, ...], padding
     ksize = w.shape[2:]
     osize = tuple(conv_output_size(n, k, s, lo, hi, d) for n, k, s, (lo, hi), d
                   in zip(x.shape[2:], ksize, stride, padding, dilation, strict=True))
-    rows = _prod(w.shape[1:])
-    if _per_sample(rows, groups, b, dt):
-        out = np.empty((b, cout, _prod(osize)), dt)
-        _kernels().conv_per_sample(
-            _as5d(x, dt), np.ascontiguousarray(w, dtype=dt).reshape(cout, rows), out,
-            _scratch("cols", (rows, _prod(osize)), dt),
-            *_geometry(ksize, stride, padding, dilation, osize))
+    rows, p = _prod(w.shape[1:]), _prod(osize)
+    if _per_sample(rows, cout, p, groups, b, dt):
+        out = np.empty((b, cout, p), dt)
+        x5, w2 = _as5d(x, dt), np.ascontiguousarray(w, dtype=dt).reshape(cout, rows)
+        geo, mb = _geometry(ksize, stride, padding, dilation, osize), _row_block(rows * p)
+        kernel = _kernels().conv_per_sample
+        _POOL.run(lambda b0, b1: kernel(x5, w2, out, _scratch("cols", (rows, p), dt), b0, b1,
+                                        mb, *geo), b)
         return out.reshape((b, cout, *osize)).astype(x.dtype, copy=False)
     cols = _im2col(x, ksize, stride, padding, dilation, osize, dt)
     m, ck = cols.shape[1], cols.shape[0] // groups  # (sizes spelled out: -1 fails on empties)
@@ -330,6 +388,16 @@ def _conv_transpose_impl(g: np.ndarray, w: np.ndarray, *, stride: tuple[int, ...
     b, cout = g.shape[:2]
     cin = w.shape[1] * groups
     ksize, osize = w.shape[2:], g.shape[2:]
+    rows, p = w.shape[1] * _prod(ksize), _prod(osize)
+    if _per_sample(rows, cout, p, groups, b, dt):
+        dx = np.empty((b, cin, *in_spatial), dt)
+        g3, dx5 = np.ascontiguousarray(g, dtype=dt).reshape(b, cout, p), _as5d(dx, dt)
+        wt = np.ascontiguousarray(np.asarray(w, dtype=dt).reshape(cout, rows).T)
+        geo, mb = _geometry(ksize, stride, padding, dilation, osize), _row_block(cout * p)
+        kernel = _kernels().conv_transpose_per_sample
+        _POOL.run(lambda b0, b1: kernel(g3, wt, dx5, _scratch("cols", (rows, p), dt), b0, b1,
+                                        mb, *geo), b)
+        return dx.astype(g.dtype, copy=False)
     gt = _channel_major(g, dt, "gt")
     m, ck = gt.shape[1], w.shape[1] * _prod(ksize)
     wg = np.ascontiguousarray(w, dtype=dt).reshape(groups, cout // groups, ck)
@@ -349,14 +417,21 @@ def _conv_weight_grad_impl(x: np.ndarray, g: np.ndarray, *, stride: tuple[int, .
     dt = _work_dtype(x)
     cout, cin = g.shape[1], x.shape[1]
     osize = g.shape[2:]
-    rows = cin // groups * _prod(kernel_size)
-    if _per_sample(rows, groups, x.shape[0], dt):
-        dw = np.empty((cout, rows), dt)
-        p = _prod(osize)
-        _kernels().conv_weight_grad_per_sample(
-            _as5d(x, dt), np.ascontiguousarray(g, dtype=dt).reshape(x.shape[0], cout, p), dw,
-            _scratch("cols", (rows, p), dt), _scratch("part", (cout, rows), dt),
-            *_geometry(kernel_size, stride, padding, dilation, osize))
+    rows, p, b = cin // groups * _prod(kernel_size), _prod(osize), x.shape[0]
+    if _per_sample(rows, cout, p, groups, b, dt):
+        x5, g3 = _as5d(x, dt), np.ascontiguousarray(g, dtype=dt).reshape(b, cout, p)
+        geo = _geometry(kernel_size, stride, padding, dilation, osize)
+        mb = min(_row_block(rows * p), max(1, _SMALL_GEMM_TN_RESULTS // rows))
+        kernel = _kernels().conv_weight_grad_per_sample
+
+        def part(b0: int, b1: int) -> np.ndarray:
+            dw = np.empty((cout, rows), dt)
+            kernel(x5, g3, dw, _scratch("cols", (rows, p), dt), b0, b1, mb, *geo)
+            return dw
+
+        dw, *others = _POOL.run(part, b)
+        for o in others:
+            dw += o
         return dw.reshape((cout, cin, *kernel_size)).astype(x.dtype, copy=False)
     cols = _im2col(x, kernel_size, stride, padding, dilation, osize, dt)
     m, ck = cols.shape[1], cols.shape[0] // groups

@@ -12,25 +12,26 @@ convolution is a single contiguous matrix product over the whole batch:
 * weight grad:  ``dW[co, (c, k)]    = g[co, (b, o)] @ cols.T``   (a transposed operand, no copy)
 * input grad:   ``cols             = W.T @ g[co, (b, o)]``, then :func:`col2im`.
 
-These whole-batch GEMMs run outside the kernels (:mod:`lucid.kernels.cpu.blas`). When the
-column matrix has few rows (``C * K``: a first layer on RGB images), a whole-batch GEMM is
-bound by memory, not arithmetic: it streams the multi-megabyte column matrix through the cache
-to do a few multiply-adds per element. :func:`conv_per_sample` and
-:func:`conv_weight_grad_per_sample` then go one sample at a time, im2col into a small buffer
+These whole-batch GEMMs run outside the kernels (:mod:`lucid.kernels.cpu.blas`). For small
+convolutions the op module goes one sample at a time instead (:func:`conv_per_sample`,
+:func:`conv_weight_grad_per_sample`, :func:`conv_transpose_per_sample`): im2col into a buffer
 that stays in cache and a GEMM right after it (``np.dot`` inside the kernel: the same SciPy
-OpenBLAS as lucid's other GEMMs, see :mod:`lucid.kernels.cpu.blas`; products of up to 1e6
-multiply-adds run its single-threaded small-matrix kernel, without packing), writing the
-forward result straight into the ``(B, C_out, P)`` layout: no transposing copy either.
-Measured for the benchmark CNN's first convolution (3->16 channels, 3x3, 32x32, batch 32):
-forward 0.35 -> 0.28 ms, weight gradient 0.70 -> 0.28 ms, and far steadier while other
-processes load the machine, as no BLAS thread waits on a busy core.
+OpenBLAS as lucid's other GEMMs; the op module cuts each product into row blocks small enough
+for OpenBLAS's single-threaded small-matrix kernel, which needs no packing), the forward result
+written straight into the ``(B, C_out, P)`` layout, no transposing copy. The kernels release
+the GIL and the op module runs disjoint ranges of samples in one Python thread per core, so
+im2col and col2im run in parallel too. That pays where a whole-batch GEMM is bound by memory
+traffic (a column matrix with few rows: a first layer on RGB images) or the whole-batch
+pipeline moves more data than it computes (small per-sample products). Measured for the
+benchmark CNN at batch 32 on 2 cores (whole batch -> per sample): first layer forward 0.35 ->
+0.21 ms and weight gradient 0.70 -> 0.20 ms, second layer forward 0.53 -> 0.50, weight gradient
+0.52 -> 0.42 and input gradient 0.55 -> 0.40 ms (minimums on a loaded machine).
 
-The kernels are serial (no ``prange``): a parallel loop next to the multi-threaded GEMMs
+The kernels contain no ``prange``: a Numba parallel loop next to the multi-threaded GEMMs
 competes with OpenBLAS's threads for the cores (measured on the 2-core machine: a ``prange``
 im2col/col2im alternating with GEMMs had its median step several times slower than the serial
-one, with the OpenMP layer, while the workqueue layer was slower than serial even alone).
-Vectorised, the serial kernels copy at close to memcpy speed anyway (0.08-0.15 ms for the 3x3
-convolutions of the benchmark CNN at batch 32).
+one with the OpenMP layer, whose idle workers spin, while the workqueue layer was slower than
+serial even alone). Python threads that block between calls do not spin.
 
 ``pad`` holds the LOW padding per dimension; the high padding only decides the output size,
 which the caller passes in ``osize``. Positions outside the input read as zero (im2col) or
@@ -220,26 +221,55 @@ def col2im(cols: np.ndarray, dx: np.ndarray, ksize: tuple, stride: tuple, pad: t
                     src += OH * OW
 
 
-@njit(cache=True)
-def conv_per_sample(x: np.ndarray, w: np.ndarray, out: np.ndarray, cols: np.ndarray,
-                    ksize: tuple, stride: tuple, pad: tuple, dil: tuple, osize: tuple) -> None:
-    """``out[b] = w @ im2col(x[b])`` for each sample: ``x`` ``(B, C, D, H, W)``, ``w``
+# The per-sample kernels release the GIL (``nogil``): the op module runs disjoint ranges of
+# samples [b0, b1) in several Python threads. Each GEMM covers ``mb`` rows of its left operand,
+# chosen by the caller so that one product stays within OpenBLAS's small-matrix kernel.
+
+
+@njit(cache=True, nogil=True)
+def conv_per_sample(x: np.ndarray, w: np.ndarray, out: np.ndarray, cols: np.ndarray, b0: int,
+                    b1: int, mb: int, ksize: tuple, stride: tuple, pad: tuple, dil: tuple,
+                    osize: tuple) -> None:
+    """``out[b] = w @ im2col(x[b])`` for ``b0 <= b < b1``: ``x`` ``(B, C, D, H, W)``, ``w``
     ``(C_out, C * K)``, ``out`` ``(B, C_out, P)`` and the scratch ``cols`` ``(C * K, P)``, all
     C-contiguous and of one float dtype (ungrouped convolution)."""
-    for b in range(x.shape[0]):
+    cout = w.shape[0]
+    for b in range(b0, b1):
         im2col(x[b:b + 1], cols, ksize, stride, pad, dil, osize)
-        np.dot(w, cols, out[b])
+        for r in range(0, cout, mb):
+            e = min(r + mb, cout)
+            np.dot(w[r:e], cols, out[b, r:e])
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def conv_weight_grad_per_sample(x: np.ndarray, g: np.ndarray, dw: np.ndarray, cols: np.ndarray,
-                                part: np.ndarray, ksize: tuple, stride: tuple, pad: tuple,
-                                dil: tuple, osize: tuple) -> None:
-    """``dw = sum_b g[b] @ im2col(x[b]).T``: ``x`` ``(B, C, D, H, W)``, ``g`` ``(B, C_out, P)``,
-    ``dw`` and the scratch ``part`` ``(C_out, C * K)``, the scratch ``cols`` ``(C * K, P)``, all
+                                b0: int, b1: int, mb: int, ksize: tuple, stride: tuple,
+                                pad: tuple, dil: tuple, osize: tuple) -> None:
+    """``dw = sum_{b0 <= b < b1} g[b] @ im2col(x[b]).T``: ``x`` ``(B, C, D, H, W)``, ``g``
+    ``(B, C_out, P)``, ``dw`` ``(C_out, C * K)``, the scratch ``cols`` ``(C * K, P)``, all
     C-contiguous and of one float dtype (ungrouped convolution)."""
+    cout = g.shape[1]
+    part = np.empty((min(mb, cout), dw.shape[1]), dw.dtype)
     dw[:] = 0
-    for b in range(x.shape[0]):
+    for b in range(b0, b1):
         im2col(x[b:b + 1], cols, ksize, stride, pad, dil, osize)
-        np.dot(g[b], cols.T, part)  # the transposed operand is a BLAS flag, not a copy
-        dw += part
+        for r in range(0, cout, mb):
+            e = min(r + mb, cout)
+            p = part[:e - r]
+            np.dot(g[b, r:e], cols.T, p)  # the transposed operand is a BLAS flag, not a copy
+            dw[r:e] += p
+
+
+@njit(cache=True, nogil=True)
+def conv_transpose_per_sample(g: np.ndarray, wt: np.ndarray, dx: np.ndarray, cols: np.ndarray,
+                              b0: int, b1: int, mb: int, ksize: tuple, stride: tuple,
+                              pad: tuple, dil: tuple, osize: tuple) -> None:
+    """``dx[b] = col2im(wt @ g[b])`` for ``b0 <= b < b1``: ``g`` ``(B, C_out, P)``, ``wt``
+    ``(C * K, C_out)`` (the transposed weight), ``dx`` ``(B, C, D, H, W)``, the scratch
+    ``cols`` ``(C * K, P)``, all C-contiguous and of one float dtype (ungrouped)."""
+    rows = wt.shape[0]
+    for b in range(b0, b1):
+        for r in range(0, rows, mb):
+            e = min(r + mb, rows)
+            np.dot(wt[r:e], g[b], cols[r:e])
+        col2im(cols, dx[b:b + 1], ksize, stride, pad, dil, osize)
