@@ -4,6 +4,9 @@ the whole-batch path, on both sides of the threshold between them."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -123,3 +126,19 @@ def test_per_sample_result_is_c_contiguous_float32() -> None:
                               groups=1)
     assert out.dtype == np.float32 and out.flags.c_contiguous
     assert out.shape == (2, 4, 5, 5)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_per_sample_threads_work_after_fork() -> None:
+    """A forked child (a data-loader worker, say) gets its own worker threads."""
+    x = np.random.default_rng(5).standard_normal((4, 3, 6, 6)).astype(np.float32)
+    w = np.random.default_rng(6).standard_normal((2, 3, 3, 3)).astype(np.float32)
+    ref = lucid.conv2d(lucid.tensor(x), lucid.tensor(w), padding=1).numpy()  # pool started
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        out = pool.apply_async(_conv_in_child, (x, w)).get(timeout=60)
+    np.testing.assert_allclose(out, ref, rtol=1e-6)
+
+
+def _conv_in_child(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return lucid.conv2d(lucid.tensor(x), lucid.tensor(w), padding=1).numpy()

@@ -242,6 +242,8 @@ class _Pool:
 
     def __init__(self) -> None:
         self.executor: Any = None
+        self.pid = 0  # the process that made the executor: a forked child makes its own
+        self.workers = 0
         self.lock = threading.Lock()
 
     def threads(self, batch: int) -> int:
@@ -260,10 +262,12 @@ class _Pool:
         if n == 1:
             return [fn(0, batch)]
         with self.lock:
-            if self.executor is None:
+            if self.executor is None or self.pid != os.getpid() or self.workers < n - 1:
                 from concurrent.futures import ThreadPoolExecutor
 
+                # (threads do not survive a fork: the parent's executor would never run a task)
                 self.executor = ThreadPoolExecutor(n - 1, thread_name_prefix="lucid-conv")
+                self.pid, self.workers = os.getpid(), n - 1
             executor = self.executor
         futures = [executor.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, n)]
         first = fn(bounds[0], bounds[1])
