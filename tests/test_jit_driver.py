@@ -287,3 +287,8 @@ def test_large_plans_get_no_driver():
     assert _entry(f, x).plan.driver is None
     small = lucid.randn(16)
     assert _entry(f, small).plan.driver is not None
+    # A matrix product above the limit (OpenBLAS would run it on several threads).
+    n = round(codegen_plan.MAX_MATMUL ** (1 / 3)) + 2
+    mm = lucid.jit(lambda a: a @ a)
+    assert _entry(mm, lucid.randn(n, n)).plan.driver is None
+    assert _entry(mm, lucid.randn(4, 4)).plan.driver is not None

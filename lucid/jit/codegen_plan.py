@@ -25,12 +25,13 @@ other plans and cached on disk.
   (:func:`lucid.jit.cache.load_module`), with ``cache=True``, so a fresh process loads its
   machine code from disk. The source carries a hash of ``prims.py``, so editing that file makes
   new drivers instead of loading stale code.
-- **Used where it pays.** A plan gets a driver only if every step has a Numba form here and no
-  value is larger than :data:`MAX_ELEMENTS`; the driver is compiled lazily, on the plan's
-  :data:`WARM_CALLS`-th call, so plans run once or twice (a cold start, a new batch size, most
-  tests) never pay for it. A call whose arrays are not all C-contiguous, aligned and writeable,
-  or that fails inside the driver (an index out of range), runs the plan's steps instead, which
-  give the reference behaviour and error message. A driver that fails to compile is dropped.
+- **Used where it pays.** A plan gets a driver only if every step has a Numba form here, no
+  value is larger than :data:`MAX_ELEMENTS` and no matrix product than :data:`MAX_MATMUL`; the
+  driver is compiled lazily, on the plan's :data:`WARM_CALLS`-th call, so plans run once or
+  twice (a cold start, a new batch size, most tests) never pay for it. A call whose arrays are
+  not all C-contiguous, aligned and writeable, or that fails inside the driver (an index out of
+  range), runs the plan's steps instead, which give the reference behaviour and error message.
+  A driver that fails to compile is dropped.
 - **In-place results.** The caller may let the driver write an output straight into an input
   array (an optimizer step's new parameter values) once everything else has run; that output
   comes back as ``None``.
@@ -64,6 +65,10 @@ WARM_CALLS = 10
 #: A plan gets a driver only if none of its values (inputs included) has more elements: beyond
 #: that the dispatch a driver saves is small next to the work.
 MAX_ELEMENTS = 1 << 18
+#: ... and no matrix product larger than this many multiply-adds (``m * n * k``): OpenBLAS runs
+#: larger products on several threads, whose wake-ups after a driver's short calls can cost
+#: milliseconds on a loaded machine, where the plan's steps (batch 64 MLP: ~0.6 ms) do not.
+MAX_MATMUL = 1 << 18
 #: Drivers on or off (``LUCID_JIT_DRIVER=0`` turns them off).
 ENABLED = os.environ.get("LUCID_JIT_DRIVER", "1").strip().lower() not in ("0", "false", "no",
                                                                            "off")
@@ -264,8 +269,10 @@ class _Source:
         if len(reduce) != len(st.outs) or any(
                 r is not None and (not isinstance(r, tuple) or len(r) != 3) for r in reduce):
             raise _UnsupportedError("a fused step of an unknown form")
+        # The loop's shape from ``dims``: a kernel may read an operand before its broadcast
+        # (a bias), so no operand's shape need be the group's.
         sh = self.fresh("s")
-        self.emit(f"{sh} = {ins[0]}.shape" if ins else f"{sh} = {self.shape(st.shape)}")
+        self.emit(f"{sh} = {self.shape(st.shape)}" if rank else f"{sh} = ()")
         outs = []
         for d, r in zip(st.out_dtypes, reduce):
             o = self.fresh()
@@ -277,7 +284,7 @@ class _Source:
             outs.append(o)
         if st.flat is not None and all(self.layout[s] == "C" for s in st.ins):
             fn = self.load(st.source, "flat")
-            n = f"{ins[0]}.size" if ins else self.dim(math.prod(st.shape))
+            n = self.dim(math.prod(st.shape))
             args = [f"ravel({x})" for x in ins + outs]
             self.emit(f"{fn}({', '.join([n, *args])})")
         else:
@@ -526,6 +533,10 @@ def _why_not(plan: Plan) -> str | None:
     for v in [*g.inputs, *(n.out for n in g.nodes)]:
         if math.prod(v.aval.shape) > MAX_ELEMENTS:
             return f"a value of {math.prod(v.aval.shape)} elements"
+    for n in g.nodes:
+        if n.prim.name == "matmul" and \
+                math.prod(n.out.aval.shape) * n.inputs[0].aval.shape[-1] > MAX_MATMUL:
+            return "a large matrix product"
     return None
 
 
@@ -540,4 +551,4 @@ def driver_for(plan: Plan) -> Driver | None:
     return Driver(plan)
 
 
-__all__ = ["Driver", "driver_for", "WARM_CALLS", "MAX_ELEMENTS", "ENABLED"]
+__all__ = ["Driver", "driver_for", "WARM_CALLS", "MAX_ELEMENTS", "MAX_MATMUL", "ENABLED"]
