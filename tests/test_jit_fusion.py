@@ -57,6 +57,19 @@ def test_every_axis_pattern_equals_eager(axes, keepdim):
     assert all(s[1] != "sum" for s in steps)
 
 
+def test_conv_bias_gradient_pattern():
+    """ReLU backward then a sum over (batch, height, width): the trailing two dims run in a
+    scalar accumulator (a vectorised loop), the batch dim indexes the output."""
+    def f(g, h):
+        dh = lucid.where(h > 0, g, 0.0)
+        return dh, dh.sum(dim=(0, 2, 3))
+
+    g, h = lucid.randn(3, 4, 5, 6), lucid.randn(3, 4, 5, 6)
+    jf = _check(f, g, h)
+    step = next(s for s in jf.lower(g, h).plan.steps if isinstance(s, FusedStep))
+    assert "reassoc" in step.source and "o1[0, i1, 0, 0] += s1" in step.source
+
+
 def test_several_reductions_of_one_kernel_and_a_mean():
     def f(x):
         c = x - 0.5

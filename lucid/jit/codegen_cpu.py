@@ -22,6 +22,7 @@ _PARAM = re.compile(r"\b([A-Z][A-Z_]*)\b")
 # NumPy's error model: a float division by zero gives inf/nan as in the reference
 # implementations (Python's model raises ZeroDivisionError) and the loop can vectorise.
 _DECORATOR = '@njit(cache=True, nogil=True, error_model="numpy")'
+_DECORATOR_REASSOC = '@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})'
 
 
 
@@ -66,10 +67,14 @@ def acc_dtype(aval: Any) -> str:
 
 
 def _suffix_start(axes: tuple[int, ...], ndim: int) -> int | None:
-    """If ``axes`` are the trailing dims ``j..ndim-1``, that ``j`` (the reduction then runs in a
-    scalar accumulator inside loop ``j``); else ``None``."""
-    j = ndim - len(axes)
-    return j if tuple(axes) == tuple(range(j, ndim)) else None
+    """The loop depth ``j`` from which every dim ``j..ndim-1`` is reduced: the reduction then
+    runs in a scalar accumulator inside loop ``j`` and is added to the output once per pass
+    (``None`` when the last dim is kept: the output is indexed in the innermost loop, which
+    walks it contiguously)."""
+    j = ndim
+    while j > 0 and j - 1 in axes:
+        j -= 1
+    return j if j < ndim or ndim == 0 else None
 
 
 def group_source(group: Group, inputs: list[Var], outputs: list[Var], name: str,
@@ -161,10 +166,17 @@ def group_source(group: Group, inputs: list[Var], outputs: list[Var], name: str,
             out.append(f"{indent}for i{d} in range(shape[{d}]):")
             out += nd_loops(d + 1, indent + "    ")
         for k in here:
-            ridx = ", ".join([f"i{e}" for e in range(d)] + ["0"] * (ndim - d)) or "()"
+            ridx = ", ".join(["0" if e in outs[k][2] else f"i{e}" for e in range(d)]
+                             + ["0"] * (ndim - d)) or "()"
             out.append(f"{indent}o{k}[{ridx}] += s{k}")
         return out
 
+    # A scalar accumulator is a loop-carried dependency: without leave to reassociate the
+    # sum, LLVM adds one element at a time (1.8 ms for a 32x16x32x32 bias gradient, against
+    # 0.12 ms vectorised). Only such kernels get ``reassoc``: their results then differ from
+    # a sequential sum by rounding only (accumulation is in float64).
+    scalar_acc = any(o[0] == "acc" and o[3] is not None for o in outs)
+    decorator = _DECORATOR_REASSOC if scalar_acc else _DECORATOR
     params = ", ".join([f"a{k}" for k in range(len(inputs))]
                        + [f"o{k}" for k in range(len(outputs))])
     accs = [k for k, o in enumerate(outs) if o[0] == "acc"]
@@ -180,7 +192,7 @@ def group_source(group: Group, inputs: list[Var], outputs: list[Var], name: str,
     ]
     if all(outs[k][2] == tuple(range(ndim)) for k in accs) and len(scalars) == len(bcast):
         src += [
-            _DECORATOR,
+            decorator,
             f"def flat(n, {params}):",
             *hoisted(flat=True),
             *[f"    s{k} = {zero(k)}" for k in accs],
@@ -190,7 +202,7 @@ def group_source(group: Group, inputs: list[Var], outputs: list[Var], name: str,
         ]
     else:
         src.append("flat = None  # partial reductions need the loop nest")
-    src += ["", "", _DECORATOR, f"def nd(shape, {params}):", *hoisted(flat=False),
+    src += ["", "", decorator, f"def nd(shape, {params}):", *hoisted(flat=False),
             *nd_loops(0, "    ")]
     return "\n".join(src) + "\n"
 
