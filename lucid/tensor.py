@@ -547,12 +547,15 @@ class Tensor:
             return False
         if not isinstance(alpha, (builtins.int, builtins.float)):
             return False
-        with np.errstate(all="ignore"):  # inf / NaN silently, as the ops compute them
+        token = _rules.silence_fp()  # inf / NaN silently, as the ops compute them
+        try:
             if alpha != 1:
                 # As ``_scaled``: a scalar ``other`` is scaled in Python, a tensor in its dtype.
                 o = np.multiply(o, data.dtype.type(alpha)) if type(o) is np.ndarray \
                     else o * alpha
             ufunc(data, o, out=data)
+        finally:
+            _rules.restore_fp(token)
         self._vc.value += 1
         return True
 
@@ -1236,3 +1239,4 @@ _cpu = as_device("cpu")
 from . import creation as _creation  # noqa: E402
 from . import ops as _ops  # noqa: E402
 from .ops import registry as _registry  # noqa: E402
+from .ops import rules as _rules  # noqa: E402

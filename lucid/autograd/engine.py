@@ -9,6 +9,7 @@ backward pass records its own tape and can be differentiated again.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 # lucid.tensor imports this package, so the module is bound on the first backward pass
 # (an import statement inside the per-node helpers would cost a lookup on every call).
 _tensor: Any = None
+# Reference counts decide when a gradient can be stored without a copy (CPython's count).
+_refcount = sys.getrefcount
 
 
 def _stale_message(t: Any, node: Node, saved: int, now: int) -> str:
@@ -183,7 +186,8 @@ def run_backward(
 
         # What is left in ``grads`` are the leaves' cotangents (and outputs that were leaves).
         # A cotangent computed by this pass, held by no other leaf and by nobody outside (not a
-        # seed the caller passed, not a view), is stored without a copy.
+        # seed the caller passed, and its memory referenced by nothing else), is stored without
+        # a copy.
         foreign = {id(g) for g in grad_outputs}
         for leaf, g in grads.items():
             if type(leaf) is Node:
@@ -192,8 +196,7 @@ def run_backward(
                 if id(leaf) in targets:
                     captured[id(leaf)] = g
             elif leaf._requires_grad:
-                owned = id(g) not in foreign and type(g._data) is np.ndarray and \
-                    g._data.base is None and g._data.flags.writeable
+                owned = id(g) not in foreign and _exclusive(g._data)
                 foreign.add(id(g))
                 leaf.grad = _store(leaf.grad, g, create_graph, owned)
 
@@ -206,6 +209,26 @@ def run_backward(
                 t.grad = _store(t.grad, r, create_graph)
         return None
     return results
+
+
+def _exclusive(d: Any) -> bool:
+    """Whether the array ``d`` (a cotangent's data) and the memory it views are referenced by
+    nothing but that cotangent, so storing it as a ``.grad`` needs no copy.
+
+    PyTorch's ``AccumulateGrad`` steals a gradient on the same evidence (a use count of one).
+    A weight gradient typically arrives as a view (the transposes around the matmul VJP, the
+    reshape after a bias's sum) of a buffer its VJP rule allocated: the view is stored when it
+    is row-major and writable and no other array or tensor refers to it or to its buffer (a
+    user's tensor, a second view handed to another leaf, a cache all hold a reference). The
+    counts are CPython's: the holder's attribute, this frame's local, ``getrefcount``'s argument.
+    """
+    if type(d) is not np.ndarray or not d.flags.writeable or not d.flags.c_contiguous:
+        return False
+    b = d.base
+    if b is None:
+        return d.flags.owndata and _refcount(d) <= 3
+    return (type(b) is np.ndarray and b.base is None and b.flags.owndata
+            and _refcount(b) <= 3 and _refcount(d) <= 3)
 
 
 def _apply_vjp(prim: Any, g: Any, out: Any, inputs: Sequence[Any], needs: list[bool],

@@ -36,7 +36,7 @@ from . import unary as _unary
 from .convert import cast, stop_gradient
 from .promotion import as_tensor, normalize_dim, normalize_dims
 from .registry import Kernel, ShapedArray, primitive
-from .rules import describe
+from .rules import describe, quiet
 
 # --------------------------------------------------------------------------- shared helpers
 
@@ -125,10 +125,7 @@ def _impl(f: Any) -> Any:
     """Run a NumPy reduction without floating-point warnings (inf/nan results are silent, as in
     PyTorch)."""
 
-    def impl(*args: np.ndarray, **params: Any) -> np.ndarray:
-        with np.errstate(all="ignore"):
-            return f(*args, **params)
-
+    impl = quiet(f)
     impl.__name__ = getattr(f, "__name__", "impl")
     return impl
 

@@ -58,16 +58,57 @@ def where_rule(c: Any, x: Any, y: Any) -> ShapedArray:
     return ShapedArray(x.shape, x.dtype)
 
 
+# NumPy 2 keeps its floating-point error state in a context variable; setting it directly
+# costs ~0.15 us where ``with np.errstate(all="ignore")`` costs ~0.7 us (it builds a new state
+# object each time), and eager code runs this around most arithmetic ops. The state that
+# ignores everything is derived from the caller's current one (keeping its buffer size and
+# error callback), cached for the last state seen. Older NumPy: ``np.errstate``.
+try:
+    from numpy._core._ufunc_config import _extobj_contextvar as _FP_STATE
+    from numpy._core._ufunc_config import _make_extobj
+except ImportError:  # NumPy < 2
+    _FP_STATE = None
+# (the caller's state, the same state ignoring errors), replaced as one tuple (thread safety).
+_fp_cache: tuple[Any, Any] = (None, None)
+
+
+def silence_fp() -> Any:
+    """Turn NumPy's floating-point warnings off in this context; returns the token that
+    :func:`restore_fp` takes to turn them back to what they were."""
+    if _FP_STATE is None:
+        state = np.errstate(all="ignore")
+        state.__enter__()
+        return state
+    global _fp_cache
+    current = _FP_STATE.get()
+    seen, ignoring = _fp_cache
+    if seen is not current:
+        ignoring = _make_extobj(all="ignore")
+        _fp_cache = (current, ignoring)
+    return _FP_STATE.set(ignoring)
+
+
+def restore_fp(token: Any) -> None:
+    """Undo the matching :func:`silence_fp`."""
+    if _FP_STATE is None:
+        token.__exit__(None, None, None)
+    else:
+        _FP_STATE.reset(token)
+
+
 def quiet(f: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     """Run a NumPy impl without floating-point warnings: PyTorch returns inf / NaN silently
     (``log(0)``, ``exp(1000)``, ``inf - inf`` in masked attention scores)."""
 
     @functools.wraps(f)
     def impl(*args: np.ndarray, **params: Any) -> np.ndarray:
-        with np.errstate(all="ignore"):
+        token = silence_fp()
+        try:
             return f(*args, **params)
+        finally:
+            restore_fp(token)
 
     return impl
 
 
-__all__ = ["describe", "elementwise", "where_rule", "quiet"]
+__all__ = ["describe", "elementwise", "where_rule", "quiet", "silence_fp", "restore_fp"]

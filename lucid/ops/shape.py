@@ -286,12 +286,15 @@ moveaxis = movedim
 
 
 def _broadcast_rule(x: Any, *, shape: tuple[int, ...]) -> ShapedArray:
-    lead = len(shape) - len(x.shape)
-    if (
-        lead < 0
-        or any(s < 0 for s in shape)
-        or any(d != 1 and d != s for d, s in zip(x.shape, shape[lead:], strict=True))
-    ):
+    xs = x.shape
+    lead = len(shape) - len(xs)
+    ok = lead >= 0 and min(shape, default=0) >= 0
+    if ok:
+        for d, s in zip(xs, shape[lead:]):  # plain loop: eager code runs this for every bias
+            if d != 1 and d != s:
+                ok = False
+                break
+    if not ok:
         raise ShapeError(
             f"broadcast_to: cannot broadcast {describe(x)} to shape {list(shape)}; each "
             f"dimension must be 1 or match, counting from the right"
@@ -302,12 +305,18 @@ def _broadcast_rule(x: Any, *, shape: tuple[int, ...]) -> ShapedArray:
 def sum_to_shape(g: Tensor, shape: Sequence[int]) -> Tensor:
     """Sum ``g`` over the dimensions that broadcasting added to reach its shape from ``shape``."""
     shape = tuple(shape)
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1
-    )
-    if axes:
-        g = _reduce.sum(g, axes, keepdim=True)
+    gshape = tuple(g.shape)
+    lead = len(gshape) - len(shape)
+    inner = tuple([lead + i for i, d in enumerate(shape) if d == 1 and gshape[lead + i] != 1])
+    if not inner:
+        if not lead:
+            return g
+        # Only new leading dimensions (a bias added to a batch): one sum without keepdims
+        # already has the shape, where keepdims and a reshape would be two ops.
+        if g.dtype.is_floating_point:
+            return _reduce.sum_p.bind(g, axes=tuple(range(lead)), keepdims=False)
+        return _reduce.sum(g, tuple(range(lead)))
+    g = _reduce.sum(g, tuple(range(lead)) + inner, keepdim=True)
     return reshape(g, shape) if tuple(g.shape) != shape else g
 
 
