@@ -26,8 +26,10 @@ an even kernel is exact; the high amount only fixes the output size and may be n
 kernel size. Bias is not part of the primitive: the public functions add it by broadcasting.
 
 Eagerly, each primitive is im2col (a Numba kernel, :mod:`lucid.kernels.cpu.conv`) plus ONE
-NumPy GEMM over the whole batch, or one GEMM then col2im for ``conv_transpose``. The kernels are
-imported on first use, so ``import lucid`` does not load Numba.
+BLAS GEMM over the whole batch, or one GEMM then col2im for ``conv_transpose``; small
+convolutions (see :func:`_per_sample`) go one sample at a time instead, inside the kernels,
+with the batch split over one thread per core. The kernels are imported on first use, so
+``import lucid`` does not load Numba.
 """
 
 from __future__ import annotations
