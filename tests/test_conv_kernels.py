@@ -15,6 +15,16 @@ import torch.nn.functional as F
 import lucid
 from lucid.ops import conv as conv_ops
 
+DEFAULT_MIN_MACS = conv_ops._PER_SAMPLE_MIN_MACS
+
+
+@pytest.fixture(autouse=True)
+def _small_shapes_per_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shapes here are small, for speed: let them take the per-sample path all the same
+    (below a minimum amount of work per sample, convolutions normally run batched)."""
+    monkeypatch.setattr(conv_ops, "_PER_SAMPLE_MIN_MACS", 0)
+
+
 # float32 weight gradients sum tens of thousands of products: compared with a float64 PyTorch
 # reference, with an absolute tolerance on the scale of such a sum's rounding error.
 TOL = {"float32": {"rtol": 1e-4, "atol": 1e-3}, "float64": {"rtol": 1e-10, "atol": 1e-10}}
@@ -50,8 +60,10 @@ def test_conv2d_both_paths_match_torch(cin: int, cout: int, size: int, dtype: st
     _check_conv2d(x, w, padding=1)
 
 
-def test_threshold_picks_the_expected_path() -> None:
+def test_threshold_picks_the_expected_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(conv_ops, "_PER_SAMPLE_MIN_MACS", DEFAULT_MIN_MACS)
     f32 = np.dtype(np.float32)
+    assert not conv_ops._per_sample(4, 1, 64, 1, 2048, f32)  # average pooling's planes
     assert conv_ops._per_sample(27, 16, 1024, 1, 32, f32)  # the benchmark CNN's first layer
     assert conv_ops._per_sample(144, 32, 256, 1, 32, f32)  # and its second
     assert not conv_ops._per_sample(576, 128, 3136, 1, 32, f32)  # 64->128 ch. at 56x56

@@ -214,9 +214,12 @@ def _kernels() -> Any:
 # when one sample's GEMM is small (at most _PER_SAMPLE_MAX_MACS multiply-adds), where the
 # whole-batch pipeline (im2col of the batch, GEMM, transposing copy) moves more data than it
 # computes. The benchmark CNN's layers have 27 and 144 rows, 0.44 and 1.2 M multiply-adds per
-# sample; a 64->128-channel 3x3 layer on 56x56 images (231 M) stays batched.
+# sample; a 64->128-channel 3x3 layer on 56x56 images (231 M) stays batched. Below
+# _PER_SAMPLE_MIN_MACS per sample the calls cost more than they save (average pooling's
+# (B*C, 1, H, W) planes, 14 k multiply-adds: 1.5x slower per sample).
 _PER_SAMPLE_MAX_ROWS = 64
 _PER_SAMPLE_MAX_MACS = 4_000_000
+_PER_SAMPLE_MIN_MACS = 32_768
 # OpenBLAS runs products of up to 100^3 multiply-adds with its small-matrix kernel (no packing,
 # no thread pool, so several threads may call it at once): the per-sample GEMMs are cut into
 # row blocks that stay within that. A product whose second operand is transposed (the weight
@@ -228,9 +231,10 @@ _SMALL_GEMM_TN_RESULTS = 1200
 
 def _per_sample(rows: int, cout: int, positions: int, groups: int, batch: int,
                 dtype: np.dtype) -> bool:
+    macs = cout * rows * positions
     return (groups == 1 and rows > 0 and batch > 0 and dtype.char in "fd"
-            and (rows <= _PER_SAMPLE_MAX_ROWS
-                 or cout * rows * positions <= _PER_SAMPLE_MAX_MACS))
+            and macs >= _PER_SAMPLE_MIN_MACS
+            and (rows <= _PER_SAMPLE_MAX_ROWS or macs <= _PER_SAMPLE_MAX_MACS))
 
 
 def _row_block(other: int) -> int:
