@@ -56,6 +56,14 @@ def _mT(x: Tensor) -> Tensor:  # noqa: N802 - PyTorch's name for a batch transpo
     return _shape.transpose(x, -2, -1)
 
 
+def _vjp_mT(x: Tensor) -> Tensor:  # noqa: N802
+    """``_mT`` inside VJP rules: of a matrix, a plain view when nothing records (see
+    ``shape.untracked_permute``), which saves two binds per weight gradient."""
+    if x.ndim == 2 and type(x) is Tensor:
+        return _shape.untracked_permute(x, (1, 0))
+    return _mT(x)
+
+
 def _matmul_impl(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     # lucid's GEMMs all go through one BLAS (see lucid/kernels/cpu/blas.py), loaded on first use
     # and then kept here (an import statement would cost a lookup on every product).
@@ -91,8 +99,8 @@ def _matmul_vjp_b(g: Tensor, out: Any, a: Tensor, b: Tensor) -> Tensor:
     plain form.
     """
     if _stored_transposed(b):
-        return _mT(matmul_p.bind(_mT(g), a))
-    return matmul_p.bind(_mT(a), g)
+        return _vjp_mT(matmul_p.bind(_vjp_mT(g), a))
+    return matmul_p.bind(_vjp_mT(a), g)
 
 
 matmul_p = primitive(
@@ -100,7 +108,7 @@ matmul_p = primitive(
     shape_rule=_matmul_rule,
     impl=_matmul_impl,
     vjp=(
-        lambda g, out, a, b: matmul_p.bind(g, _mT(b)),  # dL/da = g @ b^T
+        lambda g, out, a, b: matmul_p.bind(g, _vjp_mT(b)),  # dL/da = g @ b^T
         _matmul_vjp_b,  # dL/db = a^T @ g
     ),
     lowering=Kernel("matmul"),

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import dtypes as _dt
+from ..autograd.mode import _state as _grad_state
 from ..errors import DTypeError, ShapeError
 from ..tensor import Tensor
 
@@ -24,6 +25,7 @@ from ..tensor import Tensor
 from . import binary as _binary
 from . import convert as _convert
 from . import reduce as _reduce
+from . import registry as _registry
 from .promotion import as_tensor, normalize_dim, normalize_dims, scalar_tensor
 from .registry import Kernel, ShapedArray, current_interpreter, primitive
 from .rules import describe
@@ -196,20 +198,41 @@ def unflatten(x: Any, dim: int, sizes: Sequence[int]) -> Tensor:
 
 # ---------------------------------------------------------------- permute
 
+_SWAP = (1, 0)  # a matrix transpose, the permutation eager code binds most
+
 
 def _permute_rule(x: Any, *, perm: tuple[int, ...]) -> ShapedArray:
     shape = x.shape
-    if sorted(perm) != list(range(len(shape))):
+    if (perm != _SWAP or len(shape) != 2) and sorted(perm) != list(range(len(shape))):
         raise ShapeError(f"permute: {list(perm)} is not a permutation of the dims of "
                          f"{describe(x)}")
     return ShapedArray(tuple([shape[p] for p in perm]), x.dtype)
+
+
+def untracked_permute(x: Tensor, perm: tuple[int, ...]) -> Tensor:
+    """``permute(x, perm)`` for backward passes: with grad mode off and no interpreter (an
+    eager ``backward()`` without ``create_graph``) nothing records the result and nothing
+    writes into it, so a plain NumPy view wrapped as a tensor is all the bind would produce
+    (its values; it gets no version counter of its own to share). Otherwise, the bind."""
+    d = x._data
+    if _grad_state.grad_enabled or _registry._interp.stack or type(d) is not np.ndarray \
+            or len(perm) != d.ndim:
+        return permute_p.bind(x, perm=perm)
+    return Tensor._make(d.transpose(perm), x._device)
+
+
+def _inverse(perm: tuple[int, ...]) -> tuple[int, ...]:
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return tuple(inv)
 
 
 permute_p = primitive(
     "permute",
     shape_rule=_permute_rule,
     impl=lambda x, *, perm: x.transpose(perm),
-    vjp=(lambda g, out, x, *, perm: permute_p.bind(g, perm=tuple(np.argsort(perm).tolist())),),
+    vjp=(lambda g, out, x, *, perm: untracked_permute(g, _inverse(perm)),),
     lowering=Kernel("permute"),
     view=True,
     doc="Reorder dimensions (a view).",
