@@ -522,6 +522,60 @@ def test_a_function_closing_over_a_module_sees_train_and_eval():
     _close(got, model(x))
 
 
+def test_train_eval_alternation_reuses_both_plans():
+    """Toggling ``train()``/``eval()`` every epoch traces each mode once, then alternates
+    between the two cached plans."""
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+    f = lucid.jit(lambda x: model(x))
+    x = lucid.randn(3, 4)
+    before = lucid.jit.stats()["traces"]
+    for _ in range(3):
+        model.train()
+        f(x)
+        model.eval()
+        _close(f(x), model(x))
+    assert lucid.jit.stats()["traces"] - before == 2
+
+
+def test_donated_arguments_lend_their_buffers_and_are_deleted():
+    def f(x, w):
+        h = (x * 2.0 + 1.0).relu()
+        return (h @ w) * 0.5
+
+    w = lucid.randn(5, 5)
+    jf = lucid.jit(f, donate_argnums=0)
+    results = []
+    for k in range(3):
+        x = lucid.randn(8, 5)
+        want = f(x, w)
+        x_array = x.numpy()
+        got = jf(x, w)
+        results.append((got, want.numpy().copy()))
+        _close(got, want, what=f"call {k}")
+        with pytest.raises(lucid.errors.LucidError, match="donated"):
+            x + 1.0
+        assert repr(x) == "Tensor(<donated>)"
+        pool = jf.lower(lucid.randn(8, 5), w).plan._pool
+        assert any(b is x_array for bufs in pool.values() for b in bufs)
+    for got, want in results:  # results handed out earlier are never reused buffers
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_donated_input_read_through_a_view_is_released_after_the_view():
+    """The buffer of a donated input goes to the pool only when no view of it is read any
+    more: here ``x.T`` feeds the last kernel."""
+    def f(x, y):
+        a = (y * 3.0).relu()              # a kernel of x's shape, before x's last use
+        return a + x.mT.mT * 2.0, (x.mT + 1.0).sum()
+
+    jf = lucid.jit(f, donate_argnums=(0,))
+    for _ in range(3):
+        x, y = lucid.randn(4, 6), lucid.randn(4, 6)
+        want = f(x, y)
+        for g, r in zip(jf(x, y), want):
+            _close(g, r)
+
+
 def test_disable_jit_runs_eagerly():
     seen = []
 

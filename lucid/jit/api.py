@@ -26,13 +26,14 @@ from .. import dtypes as _dt
 from ..autograd.graph import record as _record_tape
 from ..autograd.mode import _state as _grad_state
 from ..autograd.mode import is_grad_enabled
+from ..errors import LucidError
 from ..ops.registry import primitive
 from ..tensor import Tensor
 from . import guards
 from .cache import STATS
 from .executor import FusedStep, Plan
 from .graph import format_graph
-from .trace import TracedFunction, trace
+from .trace import TracedFunction, argument_labeler, trace
 
 
 class Lowered:
@@ -193,8 +194,34 @@ def _tape_inputs(flat_in: list[Tensor], mutations: Sequence[Any]) -> list[Tensor
             if id(t) in written and not t._requires_grad else t for t in flat_in]
 
 
-def _describe_key(key: Any) -> list[str]:
-    return [f"{tuple(s)}:{d.name}" for s, d, _ in key[1]]
+def _describe_aval(aval: tuple) -> str:
+    shape, dtype, device = aval
+    return f"{dtype.name}{list(shape)}" + ("" if str(device) == "cpu" else f"@{device}")
+
+
+# Plans kept per cache key whose guards failed (they become valid again when the value does).
+_MAX_ALTERNATES = 4
+
+
+class DonatedTensor(Tensor):
+    """A tensor given to a compiled call through ``donate_argnums``: its memory now belongs to
+    the plan (it may already hold other values), so any use of it raises, as a deleted array
+    does in JAX."""
+
+    __slots__ = ()
+
+    @property
+    def _data(self) -> np.ndarray:  # type: ignore[override]
+        raise LucidError("this tensor was donated to a lucid.jit call (donate_argnums) and its "
+                         "buffer may have been reused; use the call's results instead")
+
+    def __repr__(self) -> str:
+        return "Tensor(<donated>)"
+
+
+def _donate(t: Tensor) -> None:
+    """Turn ``t`` into a :class:`DonatedTensor` (same object, so every reference sees it)."""
+    t.__class__ = DonatedTensor
 
 
 class Jitted:
@@ -207,6 +234,7 @@ class Jitted:
         self.static_argnames = tuple(static_argnames)
         self.donate_argnums = tuple(donate_argnums)
         self._cache: dict[Any, _Entry] = {}
+        self._alternates: dict[Any, list[_Entry]] = {}  # key -> plans whose guards failed
         self._plain_trees: dict[int, Any] = {}  # argument count -> treedef of tensor-only calls
         functools.update_wrapper(self, fn)
 
@@ -246,13 +274,9 @@ class Jitted:
 
     # ------------------------------------------------------------------ compile and run
 
-    def _compile(self, args: tuple, kwargs: dict, key: Any) -> _Entry:
+    def _compile(self, args: tuple, kwargs: dict, key: Any, why: str = "") -> _Entry:
         if config.log_compiles:
-            old = [k for k in self._cache if k[0] == key[0]]
-            reason = "first call" if not self._cache else (
-                f"argument shapes/dtypes changed to {_describe_key(key)} (cached: "
-                f"{[_describe_key(k) for k in old] or 'other structures'})"
-            )
+            reason = why or self._why(args, kwargs, key)
             print(f"lucid.jit: tracing {getattr(self.fn, '__qualname__', self.fn)}: {reason}",
                   file=sys.stderr)
         STATS.traces += 1
@@ -270,11 +294,51 @@ class Jitted:
         entry.recording = rec
         return entry
 
+    def _why(self, args: tuple, kwargs: dict, key: Any) -> str:
+        """Why this call needs a trace: which argument's shape or dtype (or which other part
+        of the cache key) differs from the closest signature already compiled."""
+        if not self._cache:
+            return "first call"
+        same = [k for k in self._cache if k[0] == key[0] and len(k[1]) == len(key[1])]
+        if not same:
+            return "new argument structure " + str(key[0])
+        parts = ("", "", "non-tensor arguments", "static arguments", "grad mode",
+                 "default dtype", "module training modes", "module parameters replaced")
+        dyn_args, dyn_kwargs, _ = self._split(args, kwargs)
+        label = argument_labeler(self.fn)
+        names = [label(p) for p, x in tree.leaves_with_path((dyn_args, dyn_kwargs))
+                 if isinstance(x, Tensor)]
+
+        def diffs(old: Any) -> list[str]:
+            out = [f"{name}: {_describe_aval(a)} -> {_describe_aval(b)}"
+                   for name, a, b in zip(names, old[1], key[1]) if a != b]
+            out += [f"{parts[i]} changed" for i in range(2, min(len(key), len(old)))
+                    if old[i] != key[i]]
+            return out
+
+        best = min((diffs(k) for k in same), key=len)
+        return "; ".join(best) or "the cached plan's guards failed"
+
     def _entry(self, args: tuple, kwargs: dict) -> tuple[_Entry, list[Tensor]]:
         key, tensors = self._key(args, kwargs)
         entry = self._cache.get(key)
-        if entry is None or not entry.valid():
-            entry = self._compile(args, kwargs, key)
+        why = ""
+        if entry is not None and not entry.valid():
+            # A Python value the plan baked in changed (an optimizer's learning rate, a
+            # module's training flag). Keep that plan: it is valid again when the value comes
+            # back (train/eval alternating every epoch).
+            alternates = self._alternates.setdefault(key, [])
+            alternates.insert(0, entry)
+            entry = next((e for e in alternates if e.valid()), None)
+            if entry is not None:
+                alternates.remove(entry)
+                self._cache[key] = entry
+            else:
+                del alternates[_MAX_ALTERNATES:]
+                why = ("a Python value the cached plan read while tracing changed (an "
+                       "optimizer hyper-parameter, a module's training flag)")
+        if entry is None:
+            entry = self._compile(args, kwargs, key, why)
             if entry.recording.cacheable:
                 self._cache[key] = entry
             elif config.log_compiles:
@@ -302,8 +366,15 @@ class Jitted:
                 return tf.unflatten_outputs(flat[: entry.n_user_out])
         record = entry.any_out_grad and _grad_state.grad_enabled and any(
             t._requires_grad for t in flat_in)
-        # The tape saves the values the call read, so nothing may be overwritten in place then.
-        outs = entry.plan.run(inputs, () if record else entry.inplace)
+        if self.donate_argnums and not record:
+            donated = self._donated(args, tensors)
+            outs = entry.plan.run(inputs, entry.inplace, [k for k, _ in donated])
+            for _, t in donated:
+                _donate(t)
+        else:
+            # The tape saves the values the call read, so nothing may be overwritten in place
+            # then.
+            outs = entry.plan.run(inputs, () if record else entry.inplace)
         flat = [None if a is None else Tensor._make(a) for a in outs]
         if record:
             # Eager autograd through a compiled call: each output gets one tape node whose VJP
@@ -318,6 +389,12 @@ class Jitted:
             return flat[0]
         return tf.unflatten_outputs(flat[: entry.n_user_out])
 
+    def _donated(self, args: tuple, tensors: list[Tensor]) -> list[tuple[int, Tensor]]:
+        """(position among the call's tensors, tensor) for each tensor of a donated argument."""
+        ids = {id(t) for i in self.donate_argnums if i < len(args)
+               for t in tree.leaves(args[i]) if isinstance(t, Tensor)}
+        return [(k, t) for k, t in enumerate(tensors) if id(t) in ids]
+
     def lower(self, *args: Any, **kwargs: Any) -> Lowered:
         """Trace and plan for these arguments (compiling the kernels), without running."""
         entry, _ = self._entry(args, kwargs)
@@ -326,6 +403,7 @@ class Jitted:
     def clear_cache(self) -> None:
         """Forget the traced plans (kernels stay in the kernel cache)."""
         self._cache.clear()
+        self._alternates.clear()
 
 
 class JittedModule(Jitted):
@@ -364,13 +442,19 @@ class JittedModule(Jitted):
 
 
 def jit(fn: Any = None, *, static_argnums: int | Sequence[int] = (),
-        static_argnames: str | Sequence[str] = (), donate_argnums: Sequence[int] = ()) -> Any:
+        static_argnames: str | Sequence[str] = (),
+        donate_argnums: int | Sequence[int] = ()) -> Any:
     """Compile ``fn`` (a function or an ``nn.Module``) with lucid's tracer and Numba.
 
     Use as ``lucid.jit(f)``, ``@lucid.jit`` or ``@lucid.jit(static_argnums=...)``. Static
     arguments are part of the cache key and are passed to the function as Python values.
+    ``donate_argnums``: positional arguments whose tensors the caller gives up; their buffers
+    join the plan's buffer pool once the call no longer reads them (so results and temporaries
+    reuse that memory), and the tensors raise on any later use, as donated arrays in JAX do.
     ``LUCID_DISABLE_JIT=1`` (or ``lucid.config.disable_jit = True``) runs functions eagerly.
     """
+    if isinstance(donate_argnums, int):
+        donate_argnums = (donate_argnums,)
     nums = (static_argnums,) if isinstance(static_argnums, int) else tuple(static_argnums)
     names = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
 
@@ -389,4 +473,4 @@ def stats() -> dict[str, int]:
     return STATS.as_dict()
 
 
-__all__ = ["jit", "Jitted", "JittedModule", "Lowered", "stats", "FusedStep"]
+__all__ = ["jit", "Jitted", "JittedModule", "Lowered", "DonatedTensor", "stats", "FusedStep"]

@@ -167,6 +167,7 @@ class Plan:
         self.copy_outs = [k for k, s in enumerate(self.out_slots) if s in self.out_slots[:k]]
         self._plan_frees(out_ids, slot)
         self._plan_reuse(g, out_ids, slot)
+        self._plan_donation(g, out_ids, slot)
         self._pool: dict[tuple, list[np.ndarray]] = {}
         self._lock = threading.Lock()
         # Small plans also get a whole-plan driver: all steps in one compiled call, built on a
@@ -264,53 +265,81 @@ class Plan:
         need a buffer of that shape, dtype and layout take it from there instead of
         allocating. Primitive steps allocate for themselves; a view step's output shares its
         input's buffer, so it keeps that buffer alive."""
+        fused = [o for st in self.steps if isinstance(st, FusedStep) for o in st.outs]
+        self.releases = self._release_points(g, out_ids, slot, fused)
+
+    def _plan_donation(self, g: Graph, out_ids: set[int], slot: dict[int, int]) -> None:
+        """For each input: the step after which neither it nor any view of it is read again
+        (``donation_release[k]`` lists the input slots free after step ``k``); a donated
+        input's buffer joins the pool there."""
+        self.donation_release = self._release_points(g, out_ids, slot, self.in_slots)
+
+    def _release_points(self, g: Graph, out_ids: set[int], slot: dict[int, int],
+                        roots: Sequence[int]) -> list[list[int]]:
+        """After which step each buffer in ``roots`` (slots) is dead: neither it nor a view of
+        it (view steps, transitively) is read again. A buffer that is an output, or has a view
+        that is, or is never read, is never released."""
         node_of = {slot[n.out.id]: n for n in g.nodes if n.out.id in slot}
-        root: dict[int, int] = {}
+        root = {r: r for r in roots}
         for st in self.steps:
-            if isinstance(st, FusedStep):
-                for o in st.outs:
-                    root[o] = o
-            else:
+            if isinstance(st, PrimStep):
                 n = node_of.get(st.out)
                 if n is not None and n.prim.view and st.ins and st.ins[0] in root:
                     root[st.out] = root[st.ins[0]]
-        kept = {slot[i] for i in out_ids}
         last: dict[int, int] = {}
         for k, st in enumerate(self.steps):
             for sl in st.ins:
-                last[sl] = k
-        members: dict[int, list[int]] = {}
-        for sl, r in root.items():
-            members.setdefault(r, []).append(sl)
-        self.releases: list[list[int]] = [[] for _ in self.steps]
-        for r, sls in members.items():
-            if any(sl in kept for sl in sls) or any(sl not in last for sl in sls):
-                continue
-            self.releases[max(last[sl] for sl in sls)].append(r)
+                if sl in root:
+                    last[root[sl]] = k
+        kept = {root[slot[i]] for i in out_ids if slot.get(i) in root}
+        releases: list[list[int]] = [[] for _ in self.steps]
+        for r, k in last.items():
+            if r not in kept:
+                releases[k].append(r)
+        return releases
 
     @property
     def kernels(self) -> int:
         """How many generated kernels the plan runs."""
         return sum(isinstance(s, FusedStep) for s in self.steps)
 
-    def run(self, inputs: Sequence[np.ndarray], inplace: tuple[tuple[int, int], ...] = ()
-            ) -> list[Any]:
+    def run(self, inputs: Sequence[np.ndarray], inplace: tuple[tuple[int, int], ...] = (),
+            donated: Sequence[int] = ()) -> list[Any]:
         """The outputs for ``inputs``. ``inplace``: (output, input) pairs whose output may be
-        written into the input's array instead (it then comes back as None)."""
-        if self.driver is not None:
+        written into the input's array instead (it then comes back as None). ``donated``:
+        positions of inputs whose arrays the caller gives up: after their last use they join
+        the plan's buffer pool, and later kernels (of this call or the next) write into them."""
+        if self.driver is not None and not donated:
             outs = self.driver.run(inputs, inplace)
             if outs is not None:
                 return outs
         with self._lock:  # the buffer pool belongs to the plan: one run at a time
-            return self._run(inputs)
+            return self._run(inputs, self._donatable(inputs, donated) if donated else None)
 
-    def _run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def _donatable(self, inputs: Sequence[np.ndarray], donated: Sequence[int]) -> set[int]:
+        """The slots of donated inputs whose arrays can safely be reused: they own their
+        memory (no other array is a view into it, as far as the inputs show), are writeable
+        and contiguous, and are not also handed back as outputs or passed twice."""
+        outs = set(self.out_slots)
+        slots: set[int] = set()
+        for i in donated:
+            a = inputs[i]
+            if (a.base is None and a.flags.writeable and a.size
+                    and (a.flags.c_contiguous or a.flags.f_contiguous)
+                    and self.in_slots[i] not in outs
+                    and not any(b is a or b.base is a for k, b in enumerate(inputs) if k != i)):
+                slots.add(self.in_slots[i])
+        return slots
+
+    def _run(self, inputs: Sequence[np.ndarray], donate: set[int] | None = None
+             ) -> list[np.ndarray]:
         env: list[Any] = [None] * self.n_slots
         for s, a in zip(self.in_slots, inputs):
             env[s] = a
         pool = self._pool
         buffers: dict[int, np.ndarray] = {}
-        for st, frees, releases in zip(self.steps, self.frees, self.releases):
+        env_in = {s: env[s] for s in donate} if donate else {}
+        for k, (st, frees, releases) in enumerate(zip(self.steps, self.frees, self.releases)):
             st.run(env, pool)
             if releases or type(st) is FusedStep:
                 for o in getattr(st, "outs", ()):
@@ -319,6 +348,12 @@ class Plan:
                     b = buffers.pop(r)
                     pool.setdefault((b.shape, b.dtype, "F" if b.flags.f_contiguous
                                      and not b.flags.c_contiguous else "C"), []).append(b)
+            if donate:
+                for s in self.donation_release[k]:
+                    if s in donate:
+                        b = env_in[s]
+                        pool.setdefault((b.shape, b.dtype, "F" if b.flags.f_contiguous
+                                         and not b.flags.c_contiguous else "C"), []).append(b)
             for s in frees:
                 env[s] = None
         outs = [env[s] for s in self.out_slots]
