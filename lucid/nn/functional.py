@@ -18,7 +18,10 @@ from .. import dtypes as _dt
 from .. import ops as _ops
 from ..autograd.mode import no_grad
 from ..errors import ShapeError, TracerError
+from ..ops import index as _index
 from ..ops import promotion as _promotion
+from ..ops import reduce as _reductions
+from ..ops import registry as _registry
 from ..ops.activation import log_softmax, softmax
 from ..ops.shape import pad
 from ..tensor import Tensor
@@ -1008,6 +1011,18 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None,
 
 def _nll_unweighted(input: Tensor, target: Tensor, unbatched: bool, reduction: str) -> Tensor:
     """:func:`nll_loss` when no target is ignored and there are no class weights."""
+    t = target._data
+    if reduction == "mean" and input.ndim == 2 and t.dtype == np.int64 \
+            and _registry.current_interpreter() is None:
+        # Eagerly, with the targets already checked (int64, in range): bind the primitives
+        # that ``gather`` and ``sum`` bind after their own argument checks. The index is the
+        # view ``target.unsqueeze(1)`` would be (sharing its version counter).
+        index = Tensor._make(t.reshape(t.shape[0], 1), target._device)
+        index._vc = target._vc
+        index._base = target._base if target._base is not None else target
+        picked = _index.gather_p.bind(input, index, dim=1)
+        total = _reductions.sum_p.bind(picked, axes=(0, 1), keepdims=False)
+        return total / -picked.numel()
     picked = _ops.gather(input, 1, target.unsqueeze(1))
     if reduction == "mean":
         # The general path divides the sum of the negated picks by the count, exactly this.
