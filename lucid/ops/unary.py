@@ -22,6 +22,7 @@ from ..tensor import Tensor
 # Sibling modules are referenced through their module objects (resolved at call time) because
 # the op families use each other in their VJP rules.
 from . import binary as _binary
+from . import promotion as _promotion
 from .convert import cast, copy
 from .promotion import as_tensor
 from .registry import Elementwise, Primitive, ShapedArray, primitive
@@ -99,7 +100,18 @@ tanh_p = _unary("tanh", np.tanh, lambda g, out, x: g * (1 - out * out), "np.tanh
                 floating=True, saves_output=True)
 sigmoid_p = _unary("sigmoid", lambda x: _special().expit(x), lambda g, out, x: g * out * (1 - out),
                    "T(1) / (T(1) + np.exp(-a))", floating=True, saves_output=True)
-relu_p = _unary("relu", lambda x: np.maximum(x, 0), lambda g, out, x: _binary.where(x > 0, g, 0),
+def _relu_vjp(g: Tensor, out: Any, x: Tensor) -> Tensor:
+    """``where(x > 0, g, 0)``. Eagerly (no interpreter) the Python 0 becomes one stride-0
+    constant of x's dtype, shared by the test and the select, and the two primitives are
+    bound directly: what ``>`` and ``where`` bind after promoting and broadcasting the 0."""
+    if type(x) is Tensor and type(g) is Tensor and g.dtype is x.dtype:
+        zero = _promotion._scalar_like(0, x)  # None under an interpreter
+        if zero is not None:
+            return _binary.where_p.bind(_binary.gt_p.bind(x, zero), g, zero)
+    return _binary.where(x > 0, g, 0)
+
+
+relu_p = _unary("relu", lambda x: np.maximum(x, 0), _relu_vjp,
                 "np.maximum(a, T(0))", allow_bool=False, doc="max(x, 0); the gradient at 0 is 0.")
 erf_p = _unary("erf", lambda x: _special().erf(x),
                lambda g, out, x: g * exp(-(x * x)) * _TWO_OVER_SQRT_PI, "math.erf(a)",
