@@ -171,9 +171,16 @@ def run_backward(
                     needs = [e is not None and (e in useful or id(e) in targets) for e in edges]
                 prim = node.prim
                 out = _saved_output(node) if prim.saves_output else None
-                cts = _apply_vjp(prim, g, out, _saved_inputs(node), needs, node.params)
-                for e, ct, need in zip(edges, cts, needs):
-                    if not need or ct is None:
+                rule = prim.vjp
+                if type(rule) is tuple:  # one rule per input (_apply_vjp, inlined: every node)
+                    saved = _saved_inputs(node)
+                    params = node.params
+                    cts = [r(g, out, *saved, **params) if (n and r is not None) else None
+                           for r, n in zip(rule, needs)]
+                else:
+                    cts = _apply_vjp(prim, g, out, _saved_inputs(node), needs, node.params)
+                for e, ct in zip(edges, cts):
+                    if ct is None:  # also every input that needs nothing
                         continue
                     if type(e) is not Node:
                         _check_ct(node, e, ct)

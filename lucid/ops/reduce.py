@@ -45,8 +45,8 @@ def reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool
                   ) -> tuple[int, ...]:
     """The shape left after reducing ``axes`` of ``shape``."""
     if keepdims:
-        return tuple(1 if i in axes else d for i, d in enumerate(shape))
-    return tuple(d for i, d in enumerate(shape) if i not in axes)
+        return tuple([1 if i in axes else d for i, d in enumerate(shape)])
+    return tuple([d for i, d in enumerate(shape) if i not in axes])
 
 
 def expand_reduced(g: Tensor, x_shape: tuple[int, ...], axes: tuple[int, ...],
@@ -58,8 +58,15 @@ def expand_reduced(g: Tensor, x_shape: tuple[int, ...], axes: tuple[int, ...],
 
 
 def _check_axes(name: str, x: Any, axes: tuple[int, ...]) -> None:
-    if tuple(sorted(set(axes))) != tuple(axes) or builtins.any(
-            not 0 <= a < len(x.shape) for a in axes):
+    n = len(x.shape)
+    ok = True
+    prev = -1
+    for a in axes:  # strictly increasing dims of x
+        if not prev < a < n:
+            ok = False
+            break
+        prev = a
+    if not ok:
         raise ShapeError(f"{name}: axes {axes} must be sorted, distinct dims of {describe(x)}; "
                          f"the public function lucid.{name} normalizes them")
 

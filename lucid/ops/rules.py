@@ -28,21 +28,24 @@ def elementwise(name: str, *, out_dtype: DType | None = None, floating: bool = F
     operands (exp, log, ... : the public function casts integers first, as PyTorch does).
     """
 
-    def rule(*avals: Any) -> ShapedArray:
-        first = avals[0]
-        for a in avals[1:]:
-            if a.shape != first.shape:
+    def rule(first: Any, *rest: Any) -> ShapedArray:
+        # Each operand's shape and dtype are read once (a Tensor builds them on each read);
+        # eager code runs this for every elementwise op.
+        shape, dtype = first.shape, first.dtype
+        for a in rest:
+            if a.shape != shape:
                 raise ShapeError(
-                    f"{name}: operands must have one shape, got {describe(*avals)}; the public "
-                    f"function broadcasts them (lucid.{name})"
+                    f"{name}: operands must have one shape, got {describe(first, *rest)}; the "
+                    f"public function broadcasts them (lucid.{name})"
                 )
-            if a.dtype is not first.dtype:
-                raise DTypeError(f"{name}: operands must have one dtype, got {describe(*avals)}")
-        if floating and not first.dtype.is_floating_point:
+            if a.dtype is not dtype:
+                raise DTypeError(f"{name}: operands must have one dtype, got "
+                                 f"{describe(first, *rest)}")
+        if floating and dtype.category != _dt.FLOAT:
             raise DTypeError(f"{name}: expected a floating tensor, got {describe(first)}")
-        if not allow_bool and first.dtype is _dt.bool_:
+        if not allow_bool and dtype is _dt.bool_:
             raise DTypeError(f"{name}: not defined for bool tensors, got {describe(first)}")
-        return ShapedArray(first.shape, out_dtype or first.dtype)
+        return ShapedArray(shape, out_dtype or dtype)
 
     return rule
 
