@@ -536,6 +536,13 @@ def _gather_rule(x: Any, index: Any, *, dim: int) -> ShapedArray:
 
 
 def _gather_impl(x: np.ndarray, index: np.ndarray, *, dim: int) -> np.ndarray:
+    if index.ndim == 2:
+        # The common 2-d case (a loss picking one class per row) as one fancy index, which is
+        # what take_along_axis builds (in Python, ~2 us more).
+        n, m = index.shape
+        if dim == 1:
+            return x[np.arange(n)[:, None], index]
+        return x[index, np.arange(m)]
     # Only the leading index.shape[k] entries of the other dimensions take part (PyTorch).
     xs = x[tuple(slice(None) if k == dim else slice(0, m) for k, m in enumerate(index.shape))]
     return np.take_along_axis(xs, index, axis=dim)
@@ -561,7 +568,12 @@ def _scatter_rule(op: str) -> Any:
 def _scatter_add_impl(x: np.ndarray, index: np.ndarray, src: np.ndarray, *,
                       dim: int) -> np.ndarray:
     out = x.copy()
-    np.add.at(out, _coords(index, dim), src)
+    if index.shape[dim] == 1:
+        # One index per line along dim: no position repeats, so a plain fancy-index update
+        # adds each source element once, as np.add.at would (which is several times slower).
+        out[_coords(index, dim)] += src
+    else:
+        np.add.at(out, _coords(index, dim), src)
     return out
 
 

@@ -111,7 +111,27 @@ def _relu_vjp(g: Tensor, out: Any, x: Tensor) -> Tensor:
     return _binary.where(x > 0, g, 0)
 
 
-relu_p = _unary("relu", lambda x: np.maximum(x, 0), _relu_vjp,
+_ZERO_ROWS: dict[Any, np.ndarray] = {}  # dtype -> read-only zeros, one row of _ROW elements
+_ROW = 1024
+
+
+def _relu_impl(x: np.ndarray) -> np.ndarray:
+    """``max(x, 0)``. NumPy runs ``maximum``'s SIMD loop only when both operands are
+    contiguous, not with a scalar operand (~3x slower), so a contiguous floating ``x`` is
+    compared, row by row, with a row of zeros: the same elementwise results (NaN and -0.0
+    included), faster."""
+    if x.dtype.kind == "f" and x.size >= 4 * _ROW and x.size % _ROW == 0 \
+            and x.flags.c_contiguous:
+        zeros = _ZERO_ROWS.get(x.dtype)
+        if zeros is None:
+            zeros = np.zeros(_ROW, x.dtype)
+            zeros.flags.writeable = False
+            _ZERO_ROWS[x.dtype] = zeros
+        return np.maximum(x.reshape(-1, _ROW), zeros).reshape(x.shape)
+    return np.maximum(x, 0)
+
+
+relu_p = _unary("relu", _relu_impl, _relu_vjp,
                 "np.maximum(a, T(0))", allow_bool=False, doc="max(x, 0); the gradient at 0 is 0.")
 erf_p = _unary("erf", lambda x: _special().erf(x),
                lambda g, out, x: g * exp(-(x * x)) * _TWO_OVER_SQRT_PI, "math.erf(a)",
