@@ -222,7 +222,8 @@ class Optimizer:
         """Run ``closure`` with grad recording on (``step`` itself runs under no_grad)."""
         # A compiled step bakes in the hyper-parameters (lr, momentum, ...): a scheduler that
         # changes them makes lucid.jit trace the step again.
-        _guards.guard(self._hyperparameters)
+        if _guards.active():  # only a trace collects guards; eager steps skip the tuples
+            _guards.guard(self._hyperparameters)
         if closure is None:
             return None
         with enable_grad():
