@@ -52,7 +52,9 @@ def reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool
 def expand_reduced(g: Tensor, x_shape: tuple[int, ...], axes: tuple[int, ...],
                    keepdims: bool) -> Tensor:
     """Broadcast a reduction's cotangent ``g`` back to the input shape ``x_shape``."""
-    if not keepdims:
+    if not keepdims and axes != tuple(range(len(axes))):
+        # Reduced dims that are not leading come back as 1s; leading ones (a full reduction
+        # to a scalar, say) broadcast_to adds by itself, without a reshape first.
         g = _shape.reshape(g, reduced_shape(x_shape, axes, True))
     return _shape.broadcast_to(g, x_shape)
 
