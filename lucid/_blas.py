@@ -14,6 +14,8 @@ import os
 import sys
 
 NEEDED = {"avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd"}
+# Whether configure() set OPENBLAS_THREAD_TIMEOUT (so the user did not).
+timeout_chosen = False
 
 
 def cpu_flags() -> set[str]:
@@ -31,14 +33,17 @@ def cpu_flags() -> set[str]:
 def configure() -> str | None:
     """Set ``OPENBLAS_CORETYPE`` if that can still take effect; returns what was set.
 
-    Also caps how long OpenBLAS's idle worker threads spin after a GEMM
-    (``OPENBLAS_THREAD_TIMEOUT``, unless set): between lucid's GEMMs the Python code that
-    dispatches the next ops needs that core, and on a 2-core machine with any other load a
-    spinning pool made eager steps 2-3x slower in measurements.
+    Also caps how long the idle worker threads of NumPy's OpenBLAS spin after a GEMM
+    (``OPENBLAS_THREAD_TIMEOUT``, unless set): lucid's own GEMMs run on SciPy's OpenBLAS
+    (``lucid/kernels/cpu/blas.py``, which chooses that pool's timeout), and a second pool
+    spinning next to it slows it down.
     """
+    global timeout_chosen
     if "numpy" in sys.modules:
         return None  # too late: OpenBLAS has read its settings
-    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+    if "OPENBLAS_THREAD_TIMEOUT" not in os.environ:
+        os.environ["OPENBLAS_THREAD_TIMEOUT"] = "4"
+        timeout_chosen = True
     if os.environ.get("LUCID_BLAS_CORETYPE", "1") == "0" or "OPENBLAS_CORETYPE" in os.environ:
         return None
     if cpu_flags() >= NEEDED:

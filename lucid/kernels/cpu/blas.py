@@ -60,27 +60,40 @@ def _import_fblas() -> Any:
     return module
 
 
+# How long an idle worker of this OpenBLAS spins before it sleeps: 2**20 TSC cycles (~0.3-0.5
+# ms; OpenBLAS's default 2**28 is ~0.1 s, and 2**4, what lucid used to ask for, is none). Eager
+# code runs Python for tens to a few hundred microseconds between GEMMs; a worker that fell
+# asleep meanwhile must be woken for every product, which cost the MLP's eager training step
+# (eight GEMMs of 3-100 us) most of its second thread's gain: 0.90 -> 0.76 ms at 2 threads on 2
+# AVX-512 cores with PyTorch at 0.61 ms. A pool idle for a millisecond still goes to sleep,
+# so it does not keep a core busy once the GEMMs stop. OPENBLAS_THREAD_TIMEOUT set by the
+# user wins.
+_SPIN = "20"
+
+
 def _load() -> Any:
     global _blas
     if _blas is None:
-        from ..._blas import NEEDED, cpu_flags
+        from ... import _blas as _choice
 
         env = os.environ
         scipy_loaded = any(m.startswith("scipy.") and m not in _PURE for m in sys.modules)
         want = (env.get("LUCID_BLAS_CORETYPE", "1") != "0" and not scipy_loaded
-                and cpu_flags() >= NEEDED)
-        old = env.get("OPENBLAS_CORETYPE")
+                and _choice.cpu_flags() >= _choice.NEEDED)
+        # The settings below are for this library's load only: each is put back afterwards.
+        saved = {k: env.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_THREAD_TIMEOUT")}
         if want:
             env["OPENBLAS_CORETYPE"] = "SkylakeX"
-            env.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+        if saved["OPENBLAS_THREAD_TIMEOUT"] is None or _choice.timeout_chosen:
+            env["OPENBLAS_THREAD_TIMEOUT"] = _SPIN
         try:
             blas = _import_fblas()
         finally:
-            if want:  # the core type was only for this library's load: put it back
-                if old is None:
-                    env.pop("OPENBLAS_CORETYPE", None)
+            for k, v in saved.items():
+                if v is None:
+                    env.pop(k, None)
                 else:
-                    env["OPENBLAS_CORETYPE"] = old
+                    env[k] = v
         _blas = blas
     return _blas
 
