@@ -75,7 +75,7 @@ class _Entry:
                  n_explicit: int) -> None:
         self.traced = traced
         self.plan = plan
-        self.lifted_avals = [(tuple(t.shape), t.dtype) for t in traced.lifted]
+        self.lifted_avals = [(tuple(t.shape), t._data.dtype) for t in traced.lifted]
         self.n_user_out = len(traced.out_pos)
         # Which outputs carried autograd history when traced; a function that ran its own
         # backward (it wrote .grad) hands back plain values, like an eager training step.
@@ -103,7 +103,9 @@ class _Entry:
         """The tensors read from the closure still have the shapes and dtypes traced with, and
         the Python values the trace depended on (guards) are unchanged."""
         for t, (s, d) in zip(self.traced.lifted, self.lifted_avals):
-            if t._data.shape != s or t.dtype is not d:
+            a = t._data
+            # (A tracer's dtype is lucid's: compare through the tensor then.)
+            if a.shape != s or (a.dtype is not d and t.dtype.np != d):
                 return False
         return self.recording.valid()
 

@@ -12,6 +12,7 @@ the one that gets compiled.
 from __future__ import annotations
 
 import contextlib
+import operator
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,12 +23,28 @@ class Recording:
 
     def __init__(self) -> None:
         self.guards: list[tuple[Callable[[], Any], Any]] = []
+        # Attribute guards, checked in one C-level pass per attribute name: name -> (objects,
+        # their values at trace time); each object once.
+        self.attrs: dict[str, tuple[list[Any], list[Any]]] = {}
+        self._seen: set[tuple[str, int]] = set()
+        self._attr_checks: list[tuple[Callable[[Any], Any], tuple, tuple]] | None = None
         self.cacheable = True
         self.reasons: list[str] = []
 
     def valid(self) -> bool:
-        """Every guard still holds."""
-        return all(get() == value for get, value in self.guards)
+        """Every guard still holds. (Runs on every call of a cached plan: plain loops.)"""
+        for get, value in self.guards:
+            if get() != value:
+                return False
+        checks = self._attr_checks
+        if checks is None:
+            checks = self._attr_checks = [
+                (operator.attrgetter(name), tuple(objs), tuple(values))
+                for name, (objs, values) in self.attrs.items()]
+        for get, objs, values in checks:
+            if tuple(map(get, objs)) != values:
+                return False
+        return True
 
 
 class _Stack(threading.local):
@@ -62,6 +79,24 @@ def guard(getter: Callable[[], Any]) -> Any:
     return value
 
 
+def guard_attribute(obj: Any, name: str) -> Any:
+    """Note that the trace depends on ``obj.<name>`` (once per object); returns its value.
+
+    Cheaper to check than :func:`guard` when many objects are guarded on the same attribute
+    (every module's ``training`` flag)."""
+    value = getattr(obj, name)
+    if _stack.items:
+        rec = _stack.items[-1]
+        key = (name, id(obj))
+        if key not in rec._seen:
+            rec._seen.add(key)
+            objs, values = rec.attrs.setdefault(name, ([], []))
+            objs.append(obj)
+            values.append(value)
+            rec._attr_checks = None
+    return value
+
+
 def one_off(reason: str) -> None:
     """Note that this trace must not be cached (it creates persistent state)."""
     if _stack.items:
@@ -69,4 +104,4 @@ def one_off(reason: str) -> None:
         _stack.items[-1].reasons.append(reason)
 
 
-__all__ = ["Recording", "recording", "guard", "one_off", "active"]
+__all__ = ["Recording", "recording", "guard", "guard_attribute", "one_off", "active"]

@@ -19,7 +19,6 @@ model and leaves ``model`` untouched.
 from __future__ import annotations
 
 import copy
-import functools
 import itertools
 import weakref
 from collections import OrderedDict
@@ -191,7 +190,7 @@ class Module:
         if _guards.active():
             # A compiled plan bakes in the branch ``training`` chose (dropout, batch
             # statistics): calling it after ``train()``/``eval()`` must trace again.
-            _guards.guard(functools.partial(getattr, self, "training"))
+            _guards.guard_attribute(self, "training")
         pre_hooks = self.__dict__.get("_forward_pre_hooks")
         hooks = self.__dict__.get("_forward_hooks")
         if not pre_hooks and not hooks:
