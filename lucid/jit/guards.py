@@ -41,7 +41,7 @@ class Recording:
             checks = self._attr_checks = [
                 (operator.attrgetter(name), tuple(objs), tuple(values))
                 for name, (objs, values) in self.attrs.items()]
-        for get, objs, values in checks:
+        for get, objs, values in checks:  # noqa: SIM110 (no generator on the hot path)
             if tuple(map(get, objs)) != values:
                 return False
         return True
