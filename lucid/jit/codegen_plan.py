@@ -361,15 +361,7 @@ class _Source:
             self.emit(f"{out} = {ins[0]}[{', '.join(parts)}]")
             layout = "A"
         elif name in ("softmax", "log_softmax"):
-            axis, fn = p["axis"], f"{name}_last"
-            if axis == rank_in - 1:
-                self.emit(f"{out} = {fn}({ins[0]})")
-            else:
-                perm = (*(d for d in range(rank_in) if d != axis), axis)
-                inv = tuple(int(i) for i in np.argsort(perm))
-                self.emit(f"{out} = np.transpose({fn}(np.transpose({ins[0]}, {perm!r})), "
-                          f"{inv!r})")
-                layout = "A"
+            self.emit(f"{out} = softmax_along({ins[0]}, {p['axis']}, {name == 'log_softmax'})")
         else:
             raise _UnsupportedError(name)
         self.define(st.out, out, layout, rank, st.dtype)
@@ -412,8 +404,8 @@ class _Source:
             "from numba import njit",
             "",
             "from lucid.jit.cache import load_module as _load",
-            "from lucid.kernels.cpu.prims import (copy_into, copy_into0, log_softmax_last,",
-            "                                     matmul2, matmul3, ravel, reshape, softmax_last)",
+            "from lucid.kernels.cpu.prims import (copy_into, copy_into0, matmul2, matmul3, ravel,",
+            "                                     reshape, softmax_along)",
             "",
             *self.header,
             "",

@@ -3,9 +3,9 @@
 A plan driver (:mod:`lucid.jit.codegen_plan`) runs a whole small graph as one ``@njit``
 function; elementwise work, reductions and indexing are generated inline as loops, and the
 primitives below are the pieces that are easier to write once, generic over rank and layout:
-matrix products through BLAS, a reshape that copies only when it must, and the row-wise
-softmax / log-softmax. They follow the NumPy reference implementations of the primitives
-(``lucid/ops``) to float32 rounding.
+matrix products through BLAS, a reshape that copies only when it must, and softmax /
+log-softmax along any axis (the eager primitives' kernel). They follow the NumPy reference
+implementations of the primitives (``lucid/ops``) to float32 rounding.
 
 Numba specialises them on dtype, rank and layout only, so one compiled version serves every
 shape. They are ``cache=True``, like every kernel in this package.
@@ -21,6 +21,7 @@ from numba.core import types
 from numba.extending import overload
 
 from .blas import scipy_blas
+from .softmax import softmax
 
 # Numba's np.dot calls SciPy's BLAS: load it the way lucid's own GEMMs do (one BLAS, the
 # kernel lucid picks for this CPU) before Numba imports it.
@@ -70,56 +71,23 @@ def reshape(x: np.ndarray, shape: Any) -> np.ndarray:
 
 
 @njit(**_DECORATOR)
-def _row_max(r: np.ndarray) -> Any:
-    # NaN propagates, as in np.max: once m is NaN no comparison replaces it.
-    m = r[0]
-    for j in range(1, r.shape[0]):
-        v = r[j]
-        if v > m or v != v:
-            m = v
-    return m
-
-
-@njit(**_DECORATOR)
-def _softmax_rows(x: np.ndarray, log: bool) -> np.ndarray:
-    """softmax (or log-softmax) along the last axis, computed stably as the primitives'
-    NumPy implementations: ``x - max`` first, the sum of exponentials in float64."""
+def softmax_along(x: np.ndarray, axis: int, log: bool) -> np.ndarray:
+    """softmax (or log-softmax) along ``axis``: the kernel of the eager primitives
+    (:func:`lucid.kernels.cpu.softmax.softmax`) on the ``(A, N, B)`` view of ``x``."""
     c = np.ascontiguousarray(x)
-    n = c.shape[-1]
     out = np.empty(c.shape, c.dtype)
     if c.size == 0:
         return out
-    rows = c.size // n
-    src = c.reshape((rows, n))
-    dst = out.reshape((rows, n))
-    for i in range(rows):
-        r = src[i]
-        m = _row_max(r)
-        s = 0.0
-        for j in range(n):
-            e = np.exp(r[j] - m)
-            dst[i, j] = e
-            s += e
-        if log:
-            ls = np.log(s)
-            for j in range(n):
-                dst[i, j] = (r[j] - m) - ls
-        else:
-            for j in range(n):
-                dst[i, j] = dst[i, j] / s
+    a = 1
+    b = 1
+    for d in range(c.ndim):
+        if d < axis:
+            a *= c.shape[d]
+        elif d > axis:
+            b *= c.shape[d]
+    n = c.shape[axis]
+    softmax(c.reshape((a, n, b)), out.reshape((a, n, b)), log)
     return out
-
-
-@njit(**_DECORATOR)
-def log_softmax_last(x: np.ndarray) -> np.ndarray:
-    """log-softmax along the last axis."""
-    return _softmax_rows(x, True)
-
-
-@njit(**_DECORATOR)
-def softmax_last(x: np.ndarray) -> np.ndarray:
-    """softmax along the last axis."""
-    return _softmax_rows(x, False)
 
 
 @njit(**_DECORATOR)
@@ -141,4 +109,4 @@ def copy_into0(dst: np.ndarray, src: np.ndarray) -> None:
 
 
 __all__ = ["ravel", "copy_into", "copy_into0", "contig", "matmul2", "matmul3", "reshape",
-           "log_softmax_last", "softmax_last"]
+           "softmax_along"]
