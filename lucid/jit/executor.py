@@ -23,15 +23,23 @@ from .graph import Graph, Node, Var
 from .passes import Group, fusion_groups, optimize
 
 
+def _give_back(pool: dict, b: np.ndarray) -> None:
+    """Put buffer ``b`` into ``pool`` under its (shape, dtype, memory order) key."""
+    order = "F" if b.flags.f_contiguous and not b.flags.c_contiguous else "C"
+    pool.setdefault((b.shape, b.dtype, order), []).append(b)
+
+
 class FusedStep:
     """Run one generated kernel: inputs and outputs are slots of the value table.
 
     ``reduce``: per output, ``None`` for an elementwise value, or ``(axes, keepdims,
     acc_dtype)`` for a reduction the kernel accumulates (into a zeroed buffer of the group's
-    rank, size 1 along ``axes``, cast to the output dtype afterwards).
+    rank, size 1 along ``axes``, cast to the output dtype and shape afterwards). A plan's
+    shapes are fixed, so those buffer and result shapes are worked out once, here.
     """
 
-    __slots__ = ("flat", "ins", "name", "nd", "out_dtypes", "outs", "reduce", "shape", "source")
+    __slots__ = ("accs", "flat", "ins", "name", "nd", "out_dtypes", "outs", "reduce", "shape",
+                 "size", "source")
 
     def __init__(self, module: Any, ins: list[int], outs: list[int], out_dtypes: list[Any],
                  shape: tuple[int, ...], name: str, source: str,
@@ -40,9 +48,17 @@ class FusedStep:
         self.nd = module.nd
         self.ins, self.outs, self.out_dtypes = ins, outs, out_dtypes
         self.shape = shape
+        self.size = math.prod(shape)
         self.name = name
         self.source = source
         self.reduce = reduce if reduce and any(reduce) else None
+        # Per output: None (a pooled buffer of the group's shape), or for a reduction
+        # (accumulator shape, accumulator dtype, result shape or None when keepdims).
+        self.accs: list[tuple | None] | None = None if self.reduce is None else [
+            None if r is None else (
+                tuple(1 if k in r[0] else n for k, n in enumerate(shape)), r[2],
+                None if r[1] else tuple(n for k, n in enumerate(shape) if k not in r[0]))
+            for r in self.reduce]
 
     def run(self, env: list[Any], pool: dict) -> None:
         arrays = [env[i] for i in self.ins]
@@ -58,34 +74,26 @@ class FusedStep:
         else:
             order = ""
         o = order or "C"
+        accs = self.accs
         outs = []
-        if self.reduce is None:
-            for d in self.out_dtypes:
+        for k, d in enumerate(self.out_dtypes):
+            acc = None if accs is None else accs[k]
+            if acc is None:
                 free = pool.get((shape, d, o))
                 outs.append(free.pop() if free else np.empty(shape, dtype=d, order=o))
-        else:
-            for d, r in zip(self.out_dtypes, self.reduce):
-                if r is None:
-                    free = pool.get((shape, d, o))
-                    outs.append(free.pop() if free else np.empty(shape, dtype=d, order=o))
-                else:
-                    axes = r[0]
-                    outs.append(np.zeros(tuple(1 if k in axes else n
-                                               for k, n in enumerate(shape)), dtype=r[2]))
-        size = math.prod(shape)
-        if size:
+            else:
+                outs.append(np.zeros(acc[0], dtype=acc[1]))
+        if self.size:
             if order:
-                cache.call_kernel(self.flat, size, *(a.ravel(order="K") for a in arrays),
+                cache.call_kernel(self.flat, self.size, *(a.ravel(order="K") for a in arrays),
                                   *(o.ravel(order="K") for o in outs))
             else:
                 cache.call_kernel(self.nd, shape, *arrays, *outs)
-        if self.reduce is not None:
-            for k, (d, r) in enumerate(zip(self.out_dtypes, self.reduce)):
-                if r is not None:
-                    axes, keepdims, _ = r
-                    a = outs[k] if outs[k].dtype == d else outs[k].astype(d)
-                    outs[k] = a if keepdims else a.reshape(
-                        tuple(n for k2, n in enumerate(shape) if k2 not in axes))
+        if accs is not None:
+            for k, (d, acc) in enumerate(zip(self.out_dtypes, accs)):
+                if acc is not None:
+                    r = outs[k] if outs[k].dtype == d else outs[k].astype(d)
+                    outs[k] = r if acc[2] is None else r.reshape(acc[2])
         for i, o in zip(self.outs, outs):
             env[i] = o
 
@@ -345,15 +353,11 @@ class Plan:
                 for o in getattr(st, "outs", ()):
                     buffers[o] = env[o]
                 for r in releases:
-                    b = buffers.pop(r)
-                    pool.setdefault((b.shape, b.dtype, "F" if b.flags.f_contiguous
-                                     and not b.flags.c_contiguous else "C"), []).append(b)
+                    _give_back(pool, buffers.pop(r))
             if donate:
                 for s in self.donation_release[k]:
                     if s in donate:
-                        b = env_in[s]
-                        pool.setdefault((b.shape, b.dtype, "F" if b.flags.f_contiguous
-                                         and not b.flags.c_contiguous else "C"), []).append(b)
+                        _give_back(pool, env_in[s])
             for s in frees:
                 env[s] = None
         outs = [env[s] for s in self.out_slots]
