@@ -93,6 +93,29 @@ def lucid_jit_available() -> tuple[bool, str]:
     return False, "lucid.jit.jit is absent (lucid.jit has no jit() function yet)"
 
 
+def _torch_style(lib: Any, nn: Any, net: Any, train: bool) -> Callable[..., Any]:
+    """The workload's step, written once for every PyTorch-shaped library (lucid, torch): an
+    SGD training step (zero_grad, forward, cross-entropy, backward, step), or inference under
+    ``no_grad``."""
+    if not train:
+        def infer(x: Any) -> Any:
+            with lib.no_grad():
+                return net(x)
+
+        return infer
+    opt = lib.optim.SGD(net.parameters(), lr=LEARNING_RATE)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step(x: Any, y: Any) -> Any:
+        opt.zero_grad()
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
 class LucidRunner(Runner):
     def __init__(self, model: str, train: bool, jit: bool) -> None:
         import lucid
@@ -107,25 +130,7 @@ class LucidRunner(Runner):
         self._jit = jit
         net = _sequential(nn, model)
         _load(net, init_params(model), lambda a: lucid.tensor(a), lucid.no_grad)
-        if train:
-            opt = lucid.optim.SGD(net.parameters(), lr=LEARNING_RATE)
-            loss_fn = nn.CrossEntropyLoss()
-
-            def step(x: Any, y: Any) -> Any:
-                opt.zero_grad()
-                loss = loss_fn(net(x), y)
-                loss.backward()
-                opt.step()
-                return loss
-
-            fn = step
-        else:
-
-            def infer(x: Any) -> Any:
-                with lucid.no_grad():
-                    return net(x)
-
-            fn = infer
+        fn = _torch_style(lucid, nn, net, train)
         super().__init__(lucid.jit.jit(fn) if jit else fn, train)
 
     def args(self, x: np.ndarray, y: np.ndarray) -> tuple[Any, ...]:
@@ -155,25 +160,7 @@ class TorchRunner(Runner):
         self._torch = torch
         net = _sequential(nn, model)
         _load(net, init_params(model), torch.from_numpy, torch.no_grad)
-        if train:
-            opt = torch.optim.SGD(net.parameters(), lr=LEARNING_RATE)
-            loss_fn = nn.CrossEntropyLoss()
-
-            def step(x: Any, y: Any) -> Any:
-                opt.zero_grad()
-                loss = loss_fn(net(x), y)
-                loss.backward()
-                opt.step()
-                return loss
-
-            fn = step
-        else:
-
-            def infer(x: Any) -> Any:
-                with torch.no_grad():
-                    return net(x)
-
-            fn = infer
+        fn = _torch_style(torch, nn, net, train)
         if compile:
             # Compiling happens at the first call; a failure there (no C compiler, ...) is
             # reported by the worker as this implementation being skipped, with the reason.
